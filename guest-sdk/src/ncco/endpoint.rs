@@ -1,0 +1,406 @@
+//! The endpoints a `connect` can ring: phone, app, websocket, sip and vbc.
+
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+use serde_json::{Map, Value};
+
+use crate::problem::{Rule, child};
+use crate::reader::{Cx, Field, Obj, type_name};
+
+/// Most bytes of websocket `headers`, as serialized JSON.
+pub const MAX_WEBSOCKET_HEADERS_BYTES: usize = 512;
+/// Longest custom websocket authorization value.
+pub const MAX_CUSTOM_AUTHORIZATION_CHARS: usize = 8191;
+
+/// One `connect` endpoint, tagged by `type`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "type", rename_all = "lowercase")]
+pub enum Endpoint {
+    /// A phone number.
+    Phone(PhoneEndpoint),
+    /// A Client SDK user.
+    App(AppEndpoint),
+    /// A websocket receiving the call's audio.
+    Websocket(WebsocketEndpoint),
+    /// A SIP URI, or a user at a Vonage SIP domain.
+    Sip(SipEndpoint),
+    /// A Vonage Business Communications extension.
+    Vbc(VbcEndpoint),
+}
+
+impl Endpoint {
+    /// A phone endpoint for `number` (E.164 digits, no `+`).
+    pub fn phone(number: impl Into<String>) -> Self {
+        Endpoint::Phone(PhoneEndpoint { number: number.into(), ..PhoneEndpoint::default() })
+    }
+
+    /// An app endpoint for the Client SDK user `user`.
+    pub fn app(user: impl Into<String>) -> Self {
+        Endpoint::App(AppEndpoint { user: user.into(), extra: Map::new() })
+    }
+
+    /// A websocket endpoint at `uri` with audio `content_type`.
+    pub fn websocket(uri: impl Into<String>, content_type: ContentType) -> Self {
+        Endpoint::Websocket(WebsocketEndpoint {
+            uri: uri.into(),
+            content_type: Some(content_type),
+            ..WebsocketEndpoint::default()
+        })
+    }
+
+    /// A SIP endpoint for `uri` (`sip:` or `sips:`).
+    pub fn sip(uri: impl Into<String>) -> Self {
+        Endpoint::Sip(SipEndpoint { uri: Some(uri.into()), ..SipEndpoint::default() })
+    }
+
+    /// A VBC endpoint for `extension`.
+    pub fn vbc(extension: impl Into<String>) -> Self {
+        Endpoint::Vbc(VbcEndpoint { extension: extension.into(), extra: Map::new() })
+    }
+
+    /// The `type` name.
+    pub fn type_name(&self) -> &'static str {
+        match self {
+            Endpoint::Phone(_) => "phone",
+            Endpoint::App(_) => "app",
+            Endpoint::Websocket(_) => "websocket",
+            Endpoint::Sip(_) => "sip",
+            Endpoint::Vbc(_) => "vbc",
+        }
+    }
+}
+
+/// `phone` endpoint.
+#[derive(Debug, Clone, PartialEq, Default, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PhoneEndpoint {
+    /// E.164 digits without `+`.
+    pub number: String,
+    /// Digits sent when the callee answers: `0-9`, `*`, `#`, and `p` for a 500 ms pause.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub dtmf_answer: Option<String>,
+    /// An NCCO run on the callee's leg before it joins.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub on_answer: Option<OnAnswer>,
+    /// STIR/SHAKEN Identity header (US calls).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub shaken: Option<String>,
+    /// Keys the model does not know, kept as they were.
+    #[serde(flatten)]
+    pub extra: Map<String, Value>,
+}
+
+/// `onAnswer` of a phone endpoint.
+#[derive(Debug, Clone, PartialEq, Default, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct OnAnswer {
+    /// URL serving the callee-leg NCCO.
+    pub url: String,
+    /// Audio for the caller while the callee's NCCO runs (legacy key `ringback` is read too).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ringback_tone: Option<String>,
+    /// Keys the model does not know, kept as they were.
+    #[serde(flatten)]
+    pub extra: Map<String, Value>,
+}
+
+/// `app` endpoint.
+#[derive(Debug, Clone, PartialEq, Default, Serialize)]
+pub struct AppEndpoint {
+    /// Client SDK user name.
+    pub user: String,
+    /// Keys the model does not know, kept as they were.
+    #[serde(flatten)]
+    pub extra: Map<String, Value>,
+}
+
+/// Audio format of a websocket: 16-bit linear PCM at one of three rates.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+pub enum ContentType {
+    /// `audio/l16;rate=8000`
+    #[serde(rename = "audio/l16;rate=8000")]
+    L16Rate8000,
+    /// `audio/l16;rate=16000`
+    #[serde(rename = "audio/l16;rate=16000")]
+    L16Rate16000,
+    /// `audio/l16;rate=24000`
+    #[serde(rename = "audio/l16;rate=24000")]
+    L16Rate24000,
+}
+
+/// How Vonage authenticates to the websocket.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "type", rename_all = "lowercase")]
+pub enum WebsocketAuthorization {
+    /// Vonage sends its signed-webhook JWT as `Authorization: Bearer …`.
+    Vonage,
+    /// Vonage sends `value` verbatim as the `Authorization` header.
+    Custom {
+        /// The raw header value: printable ASCII, at most 8191 characters.
+        value: String,
+    },
+}
+
+/// `websocket` endpoint.
+#[derive(Debug, Clone, PartialEq, Default, Serialize)]
+pub struct WebsocketEndpoint {
+    /// `ws://` or `wss://` URI.
+    pub uri: String,
+    /// Audio format (key `content-type`, with the hyphen).
+    #[serde(rename = "content-type", skip_serializing_if = "Option::is_none")]
+    pub content_type: Option<ContentType>,
+    /// Metadata sent in the first message and echoed in events; at most 512 bytes.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub headers: Option<Map<String, Value>>,
+    /// Authorization on the websocket handshake.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub authorization: Option<WebsocketAuthorization>,
+    /// Keys the model does not know, kept as they were.
+    #[serde(flatten)]
+    pub extra: Map<String, Value>,
+}
+
+/// `sip` endpoint: either `uri`, or `user` and `domain`.
+#[derive(Debug, Clone, PartialEq, Default, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SipEndpoint {
+    /// `sip:` or `sips:` URI (`;transport=tls`, `;media=srtp` allowed).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub uri: Option<String>,
+    /// A user at a Vonage-configured SIP `domain`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub user: Option<String>,
+    /// The Vonage SIP domain of `user`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub domain: Option<String>,
+    /// Custom headers, each sent as `X-<key>: <value>`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub headers: Option<BTreeMap<String, String>>,
+    /// Standard headers (`User-to-User`); `standard_headers` is read too.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub standard_headers: Option<BTreeMap<String, String>>,
+    /// Keys the model does not know, kept as they were.
+    #[serde(flatten)]
+    pub extra: Map<String, Value>,
+}
+
+/// `vbc` endpoint.
+#[derive(Debug, Clone, PartialEq, Default, Serialize)]
+pub struct VbcEndpoint {
+    /// The extension.
+    pub extension: String,
+    /// Keys the model does not know, kept as they were.
+    #[serde(flatten)]
+    pub extra: Map<String, Value>,
+}
+
+/// Reports `number` unless it is E.164 digits (a leading `+` is a lenient form).
+pub(crate) fn check_phone_number(cx: &mut Cx, pointer: &str, key: &str, number: &str) {
+    let digits = match number.strip_prefix('+') {
+        Some(rest) => {
+            cx.lenient(pointer, format!("`{key}` has a leading `+`; Vonage wants E.164 digits without it"));
+            rest
+        }
+        None => number,
+    };
+    if digits.is_empty() || digits.len() > 15 || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        cx.error(
+            pointer,
+            Rule::Pattern,
+            format!("`{key}` must be a phone number in E.164 form (up to 15 digits, no `+`), got {number:?}"),
+        );
+    }
+}
+
+fn string_map(cx: &mut Cx, f: Field<'_, '_>) -> Option<BTreeMap<String, String>> {
+    let map = f.map(cx)?;
+    let mut out = BTreeMap::new();
+    for (k, v) in &map {
+        let field = Field { value: v, pointer: &child(f.pointer, k), key: k };
+        if let Some(s) = field.string(cx) {
+            out.insert(k.clone(), s);
+        }
+    }
+    Some(out)
+}
+
+fn read_phone(cx: &mut Cx, mut obj: Obj<'_>) -> Option<PhoneEndpoint> {
+    let number = obj.required(cx, "number", |cx, f| {
+        let n = f.string(cx)?;
+        check_phone_number(cx, f.pointer, "number", &n);
+        Some(n)
+    });
+    let dtmf_answer = obj.with(cx, "dtmfAnswer", |cx, f| {
+        let d = f.string(cx)?;
+        if d.is_empty() || !d.chars().all(|c| c.is_ascii_digit() || matches!(c, '*' | '#' | 'p')) {
+            cx.error(f.pointer, Rule::Pattern, format!("`dtmfAnswer` may hold only 0-9, *, # and p (a pause), got {d:?}"));
+        }
+        Some(d)
+    });
+    let on_answer = obj.object(cx, "onAnswer", "`onAnswer`", |cx, mut o| {
+        let url = o.required(cx, "url", |cx, f| f.url(cx));
+        let ringback_tone = o
+            .get_alias(cx, "ringbackTone", &["ringback"])
+            .and_then(|(value, pointer, key)| Field { value, pointer: &pointer, key }.url(cx));
+        let extra = o.finish(cx);
+        Some(OnAnswer { url: url?, ringback_tone, extra })
+    });
+    let shaken = obj.string(cx, "shaken");
+    let extra = obj.finish(cx);
+    Some(PhoneEndpoint { number: number?, dtmf_answer, on_answer, shaken, extra })
+}
+
+fn read_websocket(cx: &mut Cx, mut obj: Obj<'_>) -> Option<WebsocketEndpoint> {
+    let uri = obj.required(cx, "uri", |cx, f| {
+        let uri = f.string(cx)?;
+        let lower = uri.to_ascii_lowercase();
+        if !(lower.starts_with("ws://") || lower.starts_with("wss://")) || uri.len() <= "wss://".len() {
+            cx.error(f.pointer, Rule::Pattern, format!("`uri` must be a ws:// or wss:// URI, got {uri:?}"));
+        }
+        Some(uri)
+    });
+    let content_type = match obj.get_alias(cx, "content-type", &["contentType"]) {
+        None => {
+            obj.missing(cx, "content-type");
+            None
+        }
+        Some((value, pointer, key)) => Field { value, pointer: &pointer, key }.choice(
+            cx,
+            &[
+                ("audio/l16;rate=8000", ContentType::L16Rate8000),
+                ("audio/l16;rate=16000", ContentType::L16Rate16000),
+                ("audio/l16;rate=24000", ContentType::L16Rate24000),
+            ],
+        ),
+    };
+    let headers = obj.with(cx, "headers", |cx, f| {
+        let map = f.map(cx)?;
+        let size = Value::Object(map.clone()).to_string().len();
+        if size > MAX_WEBSOCKET_HEADERS_BYTES {
+            cx.error(
+                f.pointer,
+                Rule::Size,
+                format!("websocket `headers` take {size} bytes as JSON; at most {MAX_WEBSOCKET_HEADERS_BYTES} are allowed"),
+            );
+        }
+        Some(map)
+    });
+    let authorization = obj.object(cx, "authorization", "`authorization`", |cx, mut o| {
+        let kind = o.required(cx, "type", |cx, f| f.choice(cx, &[("vonage", false), ("custom", true)]));
+        let value = o.string(cx, "value");
+        let auth = match (kind?, value) {
+            (false, None) => Some(WebsocketAuthorization::Vonage),
+            (false, Some(_)) => {
+                cx.error(&child(&o.pointer, "value"), Rule::Exclusive, "`value` is only for `type: \"custom\"`");
+                None
+            }
+            (true, None) => {
+                o.missing(cx, "value");
+                None
+            }
+            (true, Some(v)) => {
+                let printable = v.bytes().all(|b| (0x20..0x7f).contains(&b));
+                if !printable || v.is_empty() || v.len() > MAX_CUSTOM_AUTHORIZATION_CHARS {
+                    cx.error(
+                        &child(&o.pointer, "value"),
+                        Rule::Pattern,
+                        format!("`value` must be 1 to {MAX_CUSTOM_AUTHORIZATION_CHARS} printable ASCII characters"),
+                    );
+                }
+                Some(WebsocketAuthorization::Custom { value: v })
+            }
+        };
+        o.finish(cx);
+        auth
+    });
+    let extra = obj.finish(cx);
+    Some(WebsocketEndpoint { uri: uri?, content_type: Some(content_type?), headers, authorization, extra })
+}
+
+fn read_sip(cx: &mut Cx, mut obj: Obj<'_>) -> Option<SipEndpoint> {
+    let uri = obj.with(cx, "uri", |cx, f| {
+        let uri = f.string(cx)?;
+        let lower = uri.to_ascii_lowercase();
+        let rest = lower.strip_prefix("sips:").or_else(|| lower.strip_prefix("sip:"));
+        if rest.is_none_or(|r| r.trim().is_empty()) {
+            cx.error(f.pointer, Rule::Pattern, format!("`uri` must be a sip: or sips: URI, got {uri:?}"));
+        }
+        Some(uri)
+    });
+    let user = obj.with(cx, "user", |cx, f| f.non_empty_string(cx));
+    let domain = obj.with(cx, "domain", |cx, f| f.non_empty_string(cx));
+    let has_uri = obj.has("uri");
+    let (has_user, has_domain) = (obj.has("user"), obj.has("domain"));
+    if has_uri && (has_user || has_domain) {
+        let key = if has_user { "user" } else { "domain" };
+        cx.error(&child(&obj.pointer, key), Rule::Exclusive, "give either `uri`, or `user` and `domain`, not both");
+    } else if !has_uri {
+        match (has_user, has_domain) {
+            (true, true) => {}
+            (false, false) => cx.error(
+                &obj.pointer,
+                Rule::Required,
+                "a sip endpoint needs `uri`, or `user` and `domain`",
+            ),
+            (true, false) => obj.missing(cx, "domain"),
+            (false, true) => obj.missing(cx, "user"),
+        }
+    }
+    let headers = obj.with(cx, "headers", string_map);
+    let standard_headers = obj
+        .get_alias(cx, "standardHeaders", &["standard_headers"])
+        .and_then(|(value, pointer, key)| string_map(cx, Field { value, pointer: &pointer, key }));
+    let extra = obj.finish(cx);
+    Some(SipEndpoint { uri, user, domain, headers, standard_headers, extra })
+}
+
+/// Reads one endpoint object at `pointer`.
+pub(crate) fn read_endpoint(cx: &mut Cx, value: &Value, pointer: String) -> Option<Endpoint> {
+    let mut obj = Obj::new(cx, value, pointer, "an endpoint")?;
+    let kind = match obj.get(cx, "type") {
+        None => {
+            obj.missing(cx, "type");
+            return None;
+        }
+        Some((Value::String(s), _, _)) => s.as_str(),
+        Some((other, pointer, _)) => {
+            cx.error(&pointer, Rule::Type, format!("endpoint `type` must be a string, got {}", type_name(other)));
+            return None;
+        }
+    };
+    match kind {
+        "phone" => {
+            obj.what = "a phone endpoint";
+            read_phone(cx, obj).map(Endpoint::Phone)
+        }
+        "app" => {
+            obj.what = "an app endpoint";
+            let user = obj.required(cx, "user", |cx, f| f.non_empty_string(cx));
+            let extra = obj.finish(cx);
+            Some(Endpoint::App(AppEndpoint { user: user?, extra }))
+        }
+        "websocket" => {
+            obj.what = "a websocket endpoint";
+            read_websocket(cx, obj).map(Endpoint::Websocket)
+        }
+        "sip" => {
+            obj.what = "a sip endpoint";
+            read_sip(cx, obj).map(Endpoint::Sip)
+        }
+        "vbc" => {
+            obj.what = "a vbc endpoint";
+            let extension = obj.required(cx, "extension", |cx, f| f.non_empty_string(cx));
+            let extra = obj.finish(cx);
+            Some(Endpoint::Vbc(VbcEndpoint { extension: extension?, extra }))
+        }
+        other => {
+            cx.error(
+                &child(&obj.pointer, "type"),
+                Rule::Enum,
+                format!("endpoint `type` must be one of \"phone\", \"app\", \"websocket\", \"sip\", \"vbc\", got {other:?}"),
+            );
+            None
+        }
+    }
+}

@@ -1,0 +1,1 @@
+//! Webhooks Vonage sends: the answer request, call events, and Conversation API events.

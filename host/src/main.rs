@@ -1,0 +1,2 @@
+//! The `ncco-host` binary.
+fn main() {}
