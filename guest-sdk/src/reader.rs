@@ -138,7 +138,11 @@ impl Field<'_, '_> {
             _ => None,
         };
         let Some(n) = n else {
-            cx.error(self.pointer, Rule::Type, format!("`{}` must be a number, got {}", self.key, type_name(self.value)));
+            cx.error(
+                self.pointer,
+                Rule::Type,
+                format!("`{}` must be a number, got {}", self.key, type_name(self.value)),
+            );
             return None;
         };
         if n < min || n > max {
@@ -156,7 +160,11 @@ impl Field<'_, '_> {
                 Some(n.to_string())
             }
             other => {
-                cx.error(self.pointer, Rule::Type, format!("`{}` must be a string, got {}", self.key, type_name(other)));
+                cx.error(
+                    self.pointer,
+                    Rule::Type,
+                    format!("`{}` must be a string, got {}", self.key, type_name(other)),
+                );
                 None
             }
         }
@@ -234,7 +242,11 @@ impl Field<'_, '_> {
         match self.value {
             Value::Object(m) => Some(m.clone()),
             other => {
-                cx.error(self.pointer, Rule::Type, format!("`{}` must be an object, got {}", self.key, type_name(other)));
+                cx.error(
+                    self.pointer,
+                    Rule::Type,
+                    format!("`{}` must be an object, got {}", self.key, type_name(other)),
+                );
                 None
             }
         }
@@ -319,7 +331,11 @@ impl<'v> Obj<'v> {
         for alias in aliases {
             if let Some((v, p, k)) = self.get(cx, alias) {
                 if found.is_some() {
-                    cx.error(&p, Rule::Exclusive, format!("`{alias}` and `{key}` are two spellings of one key; give one"));
+                    cx.error(
+                        &p,
+                        Rule::Exclusive,
+                        format!("`{alias}` and `{key}` are two spellings of one key; give one"),
+                    );
                 } else {
                     cx.lenient(&p, format!("`{alias}` is another spelling of `{key}`"));
                     return Some((v, p, k));

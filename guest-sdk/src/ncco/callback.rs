@@ -36,7 +36,11 @@ pub(crate) fn read_event_method(cx: &mut Cx, obj: &mut Obj<'_>, key: &'static st
             "GET" => EventMethod::Get,
             "POST" => EventMethod::Post,
             _ => {
-                cx.error(f.pointer, crate::problem::Rule::Enum, format!("`{}` must be \"GET\" or \"POST\", got {s:?}", f.key));
+                cx.error(
+                    f.pointer,
+                    crate::problem::Rule::Enum,
+                    format!("`{}` must be \"GET\" or \"POST\", got {s:?}", f.key),
+                );
                 return None;
             }
         };

@@ -177,10 +177,9 @@ fn read_amd(cx: &mut Cx, mut obj: Obj<'_>) -> Option<AdvancedMachineDetection> {
         "mode",
         &[("default", AmdMode::Default), ("detect", AmdMode::Detect), ("detect_beep", AmdMode::DetectBeep)],
     );
-    let beep_timeout =
-        obj.get_alias(cx, "beep_timeout", &["beepTimeout"]).and_then(|(value, pointer, key)| {
-            crate::reader::Field { value, pointer: &pointer, key }.int(cx, 45, 120)
-        });
+    let beep_timeout = obj
+        .get_alias(cx, "beep_timeout", &["beepTimeout"])
+        .and_then(|(value, pointer, key)| crate::reader::Field { value, pointer: &pointer, key }.int(cx, 45, 120));
     let extra = obj.finish(cx);
     Some(AdvancedMachineDetection { behavior, mode, beep_timeout, extra })
 }
@@ -196,7 +195,10 @@ pub(crate) fn read(cx: &mut Cx, mut obj: Obj<'_>) -> Option<Connect> {
                 cx.error(
                     &pointer,
                     Rule::OneEndpoint,
-                    format!("`endpoint` must hold exactly one endpoint, got {}; use one connect per endpoint", items.len()),
+                    format!(
+                        "`endpoint` must hold exactly one endpoint, got {}; use one connect per endpoint",
+                        items.len()
+                    ),
                 );
             }
             let parsed: Vec<Option<Endpoint>> =
@@ -207,7 +209,10 @@ pub(crate) fn read(cx: &mut Cx, mut obj: Obj<'_>) -> Option<Connect> {
             cx.error(
                 &pointer,
                 Rule::Type,
-                format!("`endpoint` must be an array holding one endpoint object, got {}", crate::reader::type_name(other)),
+                format!(
+                    "`endpoint` must be an array holding one endpoint object, got {}",
+                    crate::reader::type_name(other)
+                ),
             );
             None
         }

@@ -234,7 +234,11 @@ fn read_phone(cx: &mut Cx, mut obj: Obj<'_>) -> Option<PhoneEndpoint> {
     let dtmf_answer = obj.with(cx, "dtmfAnswer", |cx, f| {
         let d = f.string(cx)?;
         if d.is_empty() || !d.chars().all(|c| c.is_ascii_digit() || matches!(c, '*' | '#' | 'p')) {
-            cx.error(f.pointer, Rule::Pattern, format!("`dtmfAnswer` may hold only 0-9, *, # and p (a pause), got {d:?}"));
+            cx.error(
+                f.pointer,
+                Rule::Pattern,
+                format!("`dtmfAnswer` may hold only 0-9, *, # and p (a pause), got {d:?}"),
+            );
         }
         Some(d)
     });
@@ -281,7 +285,9 @@ fn read_websocket(cx: &mut Cx, mut obj: Obj<'_>) -> Option<WebsocketEndpoint> {
             cx.error(
                 f.pointer,
                 Rule::Size,
-                format!("websocket `headers` take {size} bytes as JSON; at most {MAX_WEBSOCKET_HEADERS_BYTES} are allowed"),
+                format!(
+                    "websocket `headers` take {size} bytes as JSON; at most {MAX_WEBSOCKET_HEADERS_BYTES} are allowed"
+                ),
             );
         }
         Some(map)
@@ -338,11 +344,9 @@ fn read_sip(cx: &mut Cx, mut obj: Obj<'_>) -> Option<SipEndpoint> {
     } else if !has_uri {
         match (has_user, has_domain) {
             (true, true) => {}
-            (false, false) => cx.error(
-                &obj.pointer,
-                Rule::Required,
-                "a sip endpoint needs `uri`, or `user` and `domain`",
-            ),
+            (false, false) => {
+                cx.error(&obj.pointer, Rule::Required, "a sip endpoint needs `uri`, or `user` and `domain`")
+            }
             (true, false) => obj.missing(cx, "domain"),
             (false, true) => obj.missing(cx, "user"),
         }
@@ -398,7 +402,9 @@ pub(crate) fn read_endpoint(cx: &mut Cx, value: &Value, pointer: String) -> Opti
             cx.error(
                 &child(&obj.pointer, "type"),
                 Rule::Enum,
-                format!("endpoint `type` must be one of \"phone\", \"app\", \"websocket\", \"sip\", \"vbc\", got {other:?}"),
+                format!(
+                    "endpoint `type` must be one of \"phone\", \"app\", \"websocket\", \"sip\", \"vbc\", got {other:?}"
+                ),
             );
             None
         }

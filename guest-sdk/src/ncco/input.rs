@@ -343,7 +343,11 @@ pub(crate) fn read(cx: &mut Cx, mut obj: Obj<'_>) -> Option<Input> {
     });
     if let Some(types) = &types {
         if !legacy && dtmf.is_some() && !types.contains(&InputType::Dtmf) {
-            cx.error(&child(&obj.pointer, "dtmf"), Rule::Requires, "`dtmf` settings are given but `type` does not list \"dtmf\"");
+            cx.error(
+                &child(&obj.pointer, "dtmf"),
+                Rule::Requires,
+                "`dtmf` settings are given but `type` does not list \"dtmf\"",
+            );
         }
         if speech.is_some() && !types.contains(&InputType::Speech) {
             cx.error(
@@ -353,7 +357,11 @@ pub(crate) fn read(cx: &mut Cx, mut obj: Obj<'_>) -> Option<Input> {
             );
         }
         if mode == Some(InputMode::Asynchronous) && types.contains(&InputType::Speech) {
-            cx.error(&child(&obj.pointer, "mode"), Rule::Exclusive, "asynchronous `mode` is for DTMF only; remove \"speech\" from `type`");
+            cx.error(
+                &child(&obj.pointer, "mode"),
+                Rule::Exclusive,
+                "asynchronous `mode` is for DTMF only; remove \"speech\" from `type`",
+            );
         }
     }
     if mode == Some(InputMode::Asynchronous) && obj.has("dtmf") {

@@ -93,9 +93,11 @@ impl Action {
             Action::Talk(t) => t.barge_in != Some(true),
             Action::Stream(s) => s.barge_in != Some(true),
             Action::Input(i) => i.mode != Some(InputMode::Asynchronous),
-            Action::Conversation(_) | Action::Connect(_) | Action::Notify(_) | Action::Wait(_) | Action::Transfer(_) => {
-                true
-            }
+            Action::Conversation(_)
+            | Action::Connect(_)
+            | Action::Notify(_)
+            | Action::Wait(_)
+            | Action::Transfer(_) => true,
         }
     }
 }
@@ -264,7 +266,11 @@ impl Validator {
 fn read_ncco(cx: &mut Cx, value: &Value, max_actions: usize) -> Option<Ncco> {
     let Value::Array(items) = value else {
         let hint = if value.get("action").is_some() { "; wrap the action in [ ]" } else { "" };
-        cx.error("", Rule::NotArray, format!("an NCCO must be a JSON array of actions, got {}{hint}", type_name(value)));
+        cx.error(
+            "",
+            Rule::NotArray,
+            format!("an NCCO must be a JSON array of actions, got {}{hint}", type_name(value)),
+        );
         return None;
     };
     if items.is_empty() {
@@ -295,11 +301,8 @@ fn read_action(cx: &mut Cx, value: &Value, pointer: String) -> Option<Action> {
     };
     let canonical = ACTION_NAMES.iter().find(|n| n.eq_ignore_ascii_case(name));
     let Some(&canonical) = canonical else {
-        let hint = if name == "hangup" {
-            " (there is no hangup action: the call ends when the NCCO runs out)"
-        } else {
-            ""
-        };
+        let hint =
+            if name == "hangup" { " (there is no hangup action: the call ends when the NCCO runs out)" } else { "" };
         cx.error(
             &child(&obj.pointer, "action"),
             Rule::UnknownAction,
@@ -344,10 +347,8 @@ fn check_barge_in(cx: &mut Cx, items: &[Value]) {
         if !(name == "talk" || name == "stream") || !barge_in(item) {
             continue;
         }
-        let next = items[i + 1..]
-            .iter()
-            .map(action_name)
-            .find(|n| !matches!(n.as_deref(), Some("talk") | Some("stream")));
+        let next =
+            items[i + 1..].iter().map(action_name).find(|n| !matches!(n.as_deref(), Some("talk") | Some("stream")));
         let pointer = child(&index("", i), "bargeIn");
         match next {
             Some(Some(n)) if n == "input" => {}

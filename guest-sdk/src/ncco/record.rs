@@ -175,19 +175,12 @@ pub(crate) fn read_transcription(cx: &mut Cx, mut obj: Obj<'_>) -> Option<Transc
 }
 
 pub(crate) fn read(cx: &mut Cx, mut obj: Obj<'_>) -> Option<Record> {
-    let format = obj.choice(
-        cx,
-        "format",
-        &[("mp3", RecordFormat::Mp3), ("wav", RecordFormat::Wav), ("ogg", RecordFormat::Ogg)],
-    );
+    let format =
+        obj.choice(cx, "format", &[("mp3", RecordFormat::Mp3), ("wav", RecordFormat::Wav), ("ogg", RecordFormat::Ogg)]);
     let split = obj.choice(cx, "split", &[("conversation", Split::Conversation)]);
     let channels = obj.int(cx, "channels", 1, 32);
     if channels.is_some() && split.is_none() && !obj.has("split") {
-        cx.error(
-            &child(&obj.pointer, "channels"),
-            Rule::Requires,
-            "`channels` needs `split: \"conversation\"`",
-        );
+        cx.error(&child(&obj.pointer, "channels"), Rule::Requires, "`channels` needs `split: \"conversation\"`");
     }
     let end_on_silence = obj.int(cx, "endOnSilence", 3, 10);
     let end_on_key = obj.with(cx, "endOnKey", |cx, f| {
