@@ -5,8 +5,8 @@
 
 use std::collections::BTreeMap;
 
-use ncco_sdk::ncco::*;
 use ncco_sdk::Mode;
+use ncco_sdk::ncco::*;
 use proptest::collection::vec;
 use proptest::option;
 use proptest::prelude::*;
@@ -33,8 +33,7 @@ fn method() -> impl Strategy<Value = Option<EventMethod>> {
 }
 
 fn extra() -> impl Strategy<Value = Map<String, Value>> {
-    vec(("x_[a-z]{1,6}", word()), 0..2)
-        .prop_map(|kv| kv.into_iter().map(|(k, v)| (k, Value::String(v))).collect())
+    vec(("x_[a-z]{1,6}", word()), 0..2).prop_map(|kv| kv.into_iter().map(|(k, v)| (k, Value::String(v))).collect())
 }
 
 fn level() -> impl Strategy<Value = Option<f64>> {
@@ -83,7 +82,9 @@ fn talk() -> impl Strategy<Value = Action> {
 
 fn stream() -> impl Strategy<Value = Action> {
     (urls(), level(), option::of(Just(false)), option::of(0u32..10), extra()).prop_map(
-        |(stream_url, level, barge_in, r#loop, extra)| Action::Stream(Stream { stream_url, level, barge_in, r#loop, extra }),
+        |(stream_url, level, barge_in, r#loop, extra)| {
+            Action::Stream(Stream { stream_url, level, barge_in, r#loop, extra })
+        },
     )
 }
 
@@ -99,21 +100,23 @@ fn record() -> impl Strategy<Value = Action> {
         method(),
         option::of(transcription()),
     )
-        .prop_map(|(format, channels, end_on_silence, end_on_key, time_out, beep_start, event_url, event_method, tr)| {
-            Action::Record(Record {
-                format,
-                split: channels.map(|_| Split::Conversation),
-                channels,
-                end_on_silence,
-                end_on_key,
-                time_out,
-                beep_start,
-                event_url,
-                event_method,
-                transcription: tr,
-                extra: Map::new(),
-            })
-        })
+        .prop_map(
+            |(format, channels, end_on_silence, end_on_key, time_out, beep_start, event_url, event_method, tr)| {
+                Action::Record(Record {
+                    format,
+                    split: channels.map(|_| Split::Conversation),
+                    channels,
+                    end_on_silence,
+                    end_on_key,
+                    time_out,
+                    beep_start,
+                    event_url,
+                    event_method,
+                    transcription: tr,
+                    extra: Map::new(),
+                })
+            },
+        )
 }
 
 fn conversation() -> impl Strategy<Value = Action> {
@@ -206,37 +209,44 @@ fn connect() -> impl Strategy<Value = Action> {
         option::of(3u32..=7200),
         option::of(1u32..=7200),
         option::of(prop_oneof![Just(MachineBehavior::Continue), Just(MachineBehavior::Hangup)]),
-        option::of((option::of(Just(MachineBehavior::Hangup)), option::of(Just(AmdMode::DetectBeep)), option::of(45u32..=120))),
+        option::of((
+            option::of(Just(MachineBehavior::Hangup)),
+            option::of(Just(AmdMode::DetectBeep)),
+            option::of(45u32..=120),
+        )),
         option::of(urls()),
         method(),
         option::of(url()),
     )
-        .prop_map(|(endpoint, (from, random), event_type, timeout, limit, md, amd, event_url, event_method, ringback)| {
-            Action::Connect(Connect {
-                endpoint: vec![endpoint],
-                from,
-                random_from_number: random,
-                event_type,
-                timeout,
-                limit,
-                machine_detection: md,
-                advanced_machine_detection: amd.map(|(behavior, mode, beep_timeout)| AdvancedMachineDetection {
-                    behavior,
-                    mode,
-                    beep_timeout,
+        .prop_map(
+            |(endpoint, (from, random), event_type, timeout, limit, md, amd, event_url, event_method, ringback)| {
+                Action::Connect(Connect {
+                    endpoint: vec![endpoint],
+                    from,
+                    random_from_number: random,
+                    event_type,
+                    timeout,
+                    limit,
+                    machine_detection: md,
+                    advanced_machine_detection: amd.map(|(behavior, mode, beep_timeout)| AdvancedMachineDetection {
+                        behavior,
+                        mode,
+                        beep_timeout,
+                        extra: Map::new(),
+                    }),
+                    event_url,
+                    event_method,
+                    ringback_tone: ringback,
                     extra: Map::new(),
-                }),
-                event_url,
-                event_method,
-                ringback_tone: ringback,
-                extra: Map::new(),
-            })
-        })
+                })
+            },
+        )
 }
 
 fn input() -> impl Strategy<Value = Action> {
-    let dtmf = (option::of(0u32..=10), option::of(1u32..=20), option::of(any::<bool>()))
-        .prop_map(|(time_out, max_digits, submit_on_hash)| Dtmf { time_out, max_digits, submit_on_hash, extra: Map::new() });
+    let dtmf = (option::of(0u32..=10), option::of(1u32..=20), option::of(any::<bool>())).prop_map(
+        |(time_out, max_digits, submit_on_hash)| Dtmf { time_out, max_digits, submit_on_hash, extra: Map::new() },
+    );
     let speech = (
         option::of(Just(vec!["aaaaaaaa-bbbb-cccc-dddd-0123456789ab".to_owned()])),
         option::of(0.4f64..=10.0),

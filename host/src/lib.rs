@@ -1,7 +1,17 @@
-//! `ncco-host`: the command line and server that host Vonage call-control plugins.
+//! `ncco-host`: the server that answers Vonage's answer and event webhooks by running customers'
+//! WebAssembly plugins, and the command line around it.
 //!
-//! - [`cli`]: the command line (`check`, ...).
-//! - [`check`]: `ncco-host check`, validating NCCO files with the `ncco-sdk` model.
+//! Layers, top down: [`http`] (routes, signature check, errors; no wasmtime), [`runtime`] (engine,
+//! linker, per-webhook sandbox; no axum), [`registry`] (tenants, apps, versions, hot reload with
+//! [`watch`]), [`state`] (plugin key-value state), and the model from `ncco-sdk`.
 
 pub mod check;
 pub mod cli;
+pub mod config;
+pub mod http;
+pub mod registry;
+pub mod runtime;
+pub mod server;
+pub mod signature;
+pub mod state;
+pub mod watch;

@@ -2,12 +2,76 @@
 
 use std::process::ExitCode;
 
+use anyhow::Context as _;
 use clap::Parser;
-use ncco_host::cli::{Cli, Command};
+use ncco_host::cli::{Cli, Command, ServeArgs};
+use ncco_host::config::{ServeConfig, ServeFile};
+use ncco_host::server::{Host, serve, shutdown_signal};
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
         Command::Check(args) => ncco_host::check::run(&args),
+        Command::Serve(args) => match run_serve(args) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("ncco-host serve: {e:#}");
+                ExitCode::FAILURE
+            }
+        },
     }
+}
+
+fn resolve(args: ServeArgs) -> anyhow::Result<ServeConfig> {
+    let file = match &args.config {
+        Some(path) => ServeFile::load(path)?,
+        None => ServeFile::default(),
+    };
+    let plugins =
+        args.plugins.or(file.plugins).context("no plugin directory: give --plugins DIR (or `plugins` in --config)")?;
+    let mut config = ServeConfig::new(plugins);
+    if let Some(listen) = args.listen.or(file.listen) {
+        config.listen = listen;
+    }
+    config.public_url = args.public_url.or(file.public_url);
+    if let Some(dir) = args.data_dir.or(file.data_dir) {
+        config.data_dir = dir;
+    }
+    if let Some(n) = file.max_concurrent {
+        config.max_concurrent = n;
+    }
+    if let Some(mib) = file.memory_budget_mib {
+        config.memory_budget_bytes = mib << 20;
+    }
+    if let Some(n) = file.max_body_bytes {
+        config.max_body_bytes = n;
+    }
+    if let Some(secs) = file.signature_window_secs {
+        config.signature_window = std::time::Duration::from_secs(secs);
+    }
+    Ok(config)
+}
+
+fn run_serve(args: ServeArgs) -> anyhow::Result<()> {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,wasmtime=warn,cranelift=warn")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let config = resolve(args)?;
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    runtime.block_on(async move {
+        let listener = tokio::net::TcpListener::bind(config.listen)
+            .await
+            .with_context(|| format!("cannot listen on {}", config.listen))?;
+        let addr = listener.local_addr()?;
+        let public_url = config.public_url.clone().unwrap_or_else(|| format!("http://{addr}"));
+        let host = Host::start(&config, public_url).await?;
+        println!("listening on http://{addr}");
+        serve(listener, host.router(), shutdown_signal()).await?;
+        tracing::info!("shut down");
+        Ok(())
+    })
 }

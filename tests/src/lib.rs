@@ -66,3 +66,170 @@ fn build_host() -> Result<PathBuf> {
     }
     Ok(bin)
 }
+
+/// Builds plugin crates for `wasm32-wasip2` (release profile) and returns the directory holding the
+/// `.wasm` files, named after the crates with `-` turned into `_`.
+pub fn build_plugins(crates: &[&str]) -> Result<PathBuf> {
+    static BUILT: OnceLock<std::sync::Mutex<Vec<String>>> = OnceLock::new();
+    let built = BUILT.get_or_init(Default::default);
+    let mut done = built.lock().map_err(|_| anyhow::anyhow!("plugin build lock poisoned"))?;
+    let missing: Vec<&str> = crates.iter().copied().filter(|c| !done.iter().any(|d| d == c)).collect();
+    if !missing.is_empty() {
+        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
+        let mut cmd = Command::new(cargo);
+        cmd.current_dir(workspace_root()).args(["build", "--quiet", "--release", "--target", "wasm32-wasip2"]);
+        for c in &missing {
+            cmd.args(["-p", c]);
+        }
+        let status = cmd.status().context("running cargo build for the plugins")?;
+        if !status.success() {
+            bail!(
+                "building plugins {missing:?} for wasm32-wasip2 failed with {status} (is the target installed? rustup target add wasm32-wasip2)"
+            );
+        }
+        done.extend(missing.iter().map(|s| (*s).to_owned()));
+    }
+    Ok(target_dir()?.join("wasm32-wasip2").join("release"))
+}
+
+/// The built `.wasm` of plugin crate `name`.
+pub fn plugin_wasm(name: &str) -> Result<PathBuf> {
+    let dir = build_plugins(&[name])?;
+    let path = dir.join(format!("{}.wasm", name.replace('-', "_")));
+    if !path.exists() {
+        bail!("{} was not built", path.display());
+    }
+    Ok(path)
+}
+
+fn target_dir() -> Result<PathBuf> {
+    profile_dir()?.parent().map(Path::to_path_buf).context("no target directory")
+}
+
+/// A running `ncco-host serve` on a free loopback port, killed when dropped.
+#[derive(Debug)]
+pub struct HostProcess {
+    child: std::process::Child,
+    /// `http://127.0.0.1:PORT`
+    pub base_url: String,
+    /// What the host wrote to stderr so far is collected here by a reader thread.
+    pub stderr: std::sync::Arc<std::sync::Mutex<String>>,
+}
+
+impl HostProcess {
+    /// Starts `ncco-host serve --plugins <plugins> --listen 127.0.0.1:0 <extra...>` and waits for
+    /// `listening on http://ADDR`.
+    pub fn start(plugins: &Path, data_dir: &Path, extra: &[&str]) -> Result<HostProcess> {
+        use std::io::{BufRead, BufReader};
+        let mut child = Command::new(ncco_host_bin()?)
+            .args(["serve", "--listen", "127.0.0.1:0", "--plugins"])
+            .arg(plugins)
+            .arg("--data-dir")
+            .arg(data_dir)
+            .args(extra)
+            .env("RUST_LOG", "info")
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .context("starting ncco-host serve")?;
+        let stderr = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
+        if let Some(err) = child.stderr.take() {
+            let sink = std::sync::Arc::clone(&stderr);
+            std::thread::spawn(move || {
+                for line in BufReader::new(err).lines().map_while(Result::ok) {
+                    if let Ok(mut s) = sink.lock() {
+                        s.push_str(&line);
+                        s.push('\n');
+                    }
+                }
+            });
+        }
+        let stdout = child.stdout.take().context("no stdout")?;
+        let mut lines = BufReader::new(stdout).lines();
+        let base_url = loop {
+            match lines.next() {
+                Some(Ok(line)) => {
+                    if let Some(url) = line.strip_prefix("listening on ") {
+                        break url.trim().to_owned();
+                    }
+                }
+                _ => {
+                    let _ = child.kill();
+                    let log = stderr.lock().map(|s| s.clone()).unwrap_or_default();
+                    bail!("ncco-host serve exited before listening:\n{log}");
+                }
+            }
+        };
+        std::thread::spawn(move || for _ in lines.by_ref() {});
+        Ok(HostProcess { child, base_url, stderr })
+    }
+
+    /// The URL of `path` on this host.
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base_url)
+    }
+
+    /// Everything the host logged so far.
+    pub fn log(&self) -> String {
+        self.stderr.lock().map(|s| s.clone()).unwrap_or_default()
+    }
+
+    /// Sends SIGTERM and waits for the exit status.
+    pub fn terminate(mut self) -> Result<std::process::ExitStatus> {
+        let pid = self.child.id().to_string();
+        Command::new("kill").args(["-TERM", &pid]).status()?;
+        Ok(self.child.wait()?)
+    }
+}
+
+impl Drop for HostProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A plain HTTP response.
+#[derive(Debug)]
+pub struct Reply {
+    /// Status code.
+    pub status: u16,
+    /// Body text.
+    pub body: String,
+}
+
+impl Reply {
+    /// The body as JSON.
+    pub fn json(&self) -> Result<serde_json::Value> {
+        serde_json::from_str(&self.body).with_context(|| format!("not JSON: {}", self.body))
+    }
+}
+
+fn agent() -> ureq::Agent {
+    ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .timeout_global(Some(std::time::Duration::from_secs(30)))
+        .build()
+        .into()
+}
+
+fn reply(r: Result<ureq::http::Response<ureq::Body>, ureq::Error>) -> Result<Reply> {
+    let mut r = r?;
+    let status = r.status().as_u16();
+    let body = r.body_mut().read_to_string()?;
+    Ok(Reply { status, body })
+}
+
+/// GET `url`.
+pub fn get(url: &str) -> Result<Reply> {
+    reply(agent().get(url).call())
+}
+
+/// POST `body` as JSON to `url`, with extra headers.
+pub fn post(url: &str, body: &str, headers: &[(&str, &str)]) -> Result<Reply> {
+    let mut req = agent().post(url).header("Content-Type", "application/json");
+    for (k, v) in headers {
+        req = req.header(*k, *v);
+    }
+    reply(req.send(body))
+}

@@ -29,8 +29,7 @@ fn stdout(o: &Output) -> String {
 
 #[test]
 fn every_valid_conformance_file_exits_zero() {
-    let files: Vec<String> =
-        conformance_files("ncco").unwrap().iter().map(|p| p.display().to_string()).collect();
+    let files: Vec<String> = conformance_files("ncco").unwrap().iter().map(|p| p.display().to_string()).collect();
     let args: Vec<&str> = files.iter().map(String::as_str).collect();
     let out = check(&args, None);
     assert_eq!(out.status.code(), Some(0), "{}", stdout(&out));
@@ -69,7 +68,9 @@ fn every_problem_is_reported_not_only_the_first() {
     let out = check(&["-"], Some(ncco));
     assert_eq!(out.status.code(), Some(1));
     let text = stdout(&out);
-    for expected in ["<stdin>: /0: talk needs `text`", "<stdin>: /0/level: ", "<stdin>: /1/format: ", "<stdin>: /1/endOnSilence: "] {
+    for expected in
+        ["<stdin>: /0: talk needs `text`", "<stdin>: /0/level: ", "<stdin>: /1/format: ", "<stdin>: /1/endOnSilence: "]
+    {
         assert!(text.contains(expected), "missing {expected:?} in:\n{text}");
     }
 }

@@ -38,15 +38,15 @@ impl Wait {
 
 pub(crate) fn read(cx: &mut Cx, mut obj: Obj<'_>) -> Option<Wait> {
     let timeout = obj.num(cx, "timeout", f64::NEG_INFINITY, f64::INFINITY);
-    if let Some(t) = timeout {
-        if !(MIN_WAIT_SECONDS..=MAX_WAIT_SECONDS).contains(&t) {
-            let clamped = t.clamp(MIN_WAIT_SECONDS, MAX_WAIT_SECONDS);
-            cx.warn(
-                &child(&obj.pointer, "timeout"),
-                Rule::Clamped,
-                format!("`timeout` {t} is outside 0.1..7200; Vonage waits {clamped} s"),
-            );
-        }
+    if let Some(t) = timeout
+        && !(MIN_WAIT_SECONDS..=MAX_WAIT_SECONDS).contains(&t)
+    {
+        let clamped = t.clamp(MIN_WAIT_SECONDS, MAX_WAIT_SECONDS);
+        cx.warn(
+            &child(&obj.pointer, "timeout"),
+            Rule::Clamped,
+            format!("`timeout` {t} is outside 0.1..7200; Vonage waits {clamped} s"),
+        );
     }
     let extra = obj.finish(cx);
     Some(Wait { timeout, extra })

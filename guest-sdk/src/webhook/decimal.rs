@@ -46,9 +46,7 @@ impl Decimal {
     /// Reads a number, or a string holding a finite number. Anything else gives `None`.
     pub(crate) fn from_value(value: &Value) -> Option<Decimal> {
         match value {
-            Value::Number(n) => {
-                n.as_f64().map(|value| Decimal { value, text: n.to_string(), quoted: false })
-            }
+            Value::Number(n) => n.as_f64().map(|value| Decimal { value, text: n.to_string(), quoted: false }),
             Value::String(s) => {
                 let mut d: Decimal = s.parse().ok()?;
                 d.text.clone_from(s);

@@ -57,7 +57,7 @@ pub(crate) fn type_name(value: &Value) -> &'static str {
 }
 
 /// A JSON value described for messages, with the value itself when it is a short scalar.
-fn describe(value: &Value) -> String {
+pub(crate) fn describe(value: &Value) -> String {
     const MAX_SHOWN: usize = 40;
     match value {
         Value::String(s) if s.chars().count() <= MAX_SHOWN => format!("the string {s:?}"),
@@ -152,7 +152,7 @@ impl Fields {
         }
         match number(&v) {
             Some(None) => Ok(None),
-            Some(Some(f)) if f >= 0.0 && f < 1.8e19 && (round || f.fract() == 0.0) => Ok(Some(f.round() as u64)),
+            Some(Some(f)) if (0.0..1.8e19).contains(&f) && (round || f.fract() == 0.0) => Ok(Some(f.round() as u64)),
             _ => Err(self.error(key, "a non-negative whole number", &v)),
         }
     }

@@ -27,8 +27,8 @@ mod answer;
 mod decimal;
 mod event;
 mod input_event;
+mod keyed_events;
 mod lenient;
-mod other_events;
 mod rtc;
 mod rtc_body;
 mod status;
@@ -41,7 +41,7 @@ pub use answer::{AnswerRequest, EndpointType, OriginalRequest, OriginalRequestTy
 pub use decimal::{Decimal, ParseDecimalError};
 pub use event::Event;
 pub use input_event::{DtmfResult, InputEvent, SpeechAlternative, SpeechResult, TimeoutReason};
-pub use other_events::{ErrorEvent, NotifyEvent, RecordEvent, TranscriptionEvent, TransferEvent};
+pub use keyed_events::{ErrorEvent, NotifyEvent, RecordEvent, TranscriptionEvent, TransferEvent};
 pub use rtc::{RtcEvent, RtcEventType};
 pub use rtc_body::{
     AudioSettings, DtmfBody, HangupBody, HangupReason, MachineBody, MemberBody, MemberChannel, MemberMedia,

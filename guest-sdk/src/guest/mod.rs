@@ -1,0 +1,109 @@
+//! The guest side of the plugin contract (feature `guest`): implement [`Plugin`] for a type and
+//! export it with [`export_plugin!`](crate::export_plugin).
+//!
+//! ```ignore
+//! use ncco_sdk::guest::{Context, Plugin, PluginError};
+//! use ncco_sdk::ncco::Ncco;
+//! use ncco_sdk::webhook::AnswerRequest;
+//!
+//! struct Hello;
+//!
+//! impl Plugin for Hello {
+//!     fn answer(_ctx: &Context, request: AnswerRequest) -> Result<Ncco, PluginError> {
+//!         Ok(Ncco::new().talk(format!("Hello {}", request.from.unwrap_or_default())))
+//!     }
+//! }
+//!
+//! ncco_sdk::export_plugin!(Hello);
+//! ```
+
+mod context;
+pub mod host;
+
+use std::marker::PhantomData;
+
+pub use context::{Claims, Context, Webhook};
+
+use crate::ncco::Ncco;
+use crate::webhook::{AnswerRequest, Event, RtcEvent};
+
+/// The bindings generated from `wit/ncco.wit`; used by [`export_plugin!`](crate::export_plugin).
+#[doc(hidden)]
+pub mod bindings {
+    wit_bindgen::generate!({
+        world: "plugin",
+        path: "wit",
+        pub_export_macro: true,
+        default_bindings_module: "ncco_sdk::guest::bindings",
+    });
+}
+
+/// Why a plugin could not answer. The host logs it and answers with the app's fallback NCCO.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PluginError(pub String);
+
+impl std::fmt::Display for PluginError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl<E: std::error::Error> From<E> for PluginError {
+    fn from(e: E) -> Self {
+        PluginError(e.to_string())
+    }
+}
+
+/// A call-control plugin. Only [`Plugin::answer`] is required.
+pub trait Plugin {
+    /// The NCCO for a new call (answer_url), and for fallback_answer_url requests.
+    fn answer(ctx: &Context, request: AnswerRequest) -> Result<Ncco, PluginError>;
+
+    /// A call event. Return an NCCO to replace the running one (Vonage reads it only for input,
+    /// notify, synchronous connect failures and websocket disconnects); `None` lets the call go on.
+    fn event(ctx: &Context, event: Event) -> Result<Option<Ncco>, PluginError> {
+        let _ = (ctx, event);
+        Ok(None)
+    }
+
+    /// A Conversation API event (rtc event_url). Its response is never an NCCO.
+    fn rtc(ctx: &Context, event: RtcEvent) -> Result<(), PluginError> {
+        let _ = (ctx, event);
+        Ok(())
+    }
+}
+
+/// Adapts a [`Plugin`] to the generated bindings. Used by [`export_plugin!`](crate::export_plugin).
+#[doc(hidden)]
+#[derive(Debug)]
+pub struct Adapter<P>(PhantomData<P>);
+
+impl<P: Plugin> bindings::Guest for Adapter<P> {
+    fn answer(ctx: bindings::vonage::ncco::types::Context, request: String) -> Result<String, String> {
+        let ctx = Context::from(ctx);
+        let request = AnswerRequest::from_json(request.as_bytes()).map_err(|e| e.to_string())?;
+        let ncco = P::answer(&ctx, request).map_err(|e| e.0)?;
+        Ok(ncco.to_json())
+    }
+
+    fn event(ctx: bindings::vonage::ncco::types::Context, event: String) -> Result<Option<String>, String> {
+        let ctx = Context::from(ctx);
+        if ctx.webhook == Webhook::Rtc {
+            let event = RtcEvent::from_json(event.as_bytes()).map_err(|e| e.to_string())?;
+            P::rtc(&ctx, event).map_err(|e| e.0)?;
+            return Ok(None);
+        }
+        let event = Event::from_json(event.as_bytes()).map_err(|e| e.to_string())?;
+        Ok(P::event(&ctx, event).map_err(|e| e.0)?.map(|ncco| ncco.to_json()))
+    }
+}
+
+/// Exports a type implementing [`guest::Plugin`](crate::guest::Plugin) as the plugin's component
+/// exports. Use it once, at the crate root of a `cdylib` built for `wasm32-wasip2`.
+#[macro_export]
+macro_rules! export_plugin {
+    ($plugin:ty) => {
+        type __NccoSdkExportedPlugin = $crate::guest::Adapter<$plugin>;
+        $crate::guest::bindings::export!(__NccoSdkExportedPlugin with_types_in $crate::guest::bindings);
+    };
+}

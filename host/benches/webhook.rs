@@ -1,0 +1,209 @@
+//! The host's speed, printed as figures (run: `cargo bench -p ncco-host --bench webhook`):
+//!
+//! 1. per-webhook cost in process: fresh store + instantiate + answer call + NCCO validation, p50/p99;
+//! 2. HTTP answers per second of the host running the `hello` plugin, against a native axum handler
+//!    returning the same NCCO, measured in the same run on the same machine, and their ratio.
+//!
+//! It builds the `hello` plugin for wasm32-wasip2 first. Loads are bounded in count and time and go to
+//! loopback only.
+
+#![allow(clippy::unwrap_used)]
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use axum::Router;
+use axum::routing::get;
+use ncco_host::config::{AppConfig, Limits, ServeConfig};
+use ncco_host::runtime::{CallLog, Context, PluginEnv, Runtime, Webhook};
+use ncco_host::server::Host;
+use ncco_host::state::{MemoryStore, Namespace};
+use ncco_sdk::ncco::Validator;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+
+const IN_PROCESS_CALLS: usize = 20_000;
+const HTTP_CONNECTIONS: usize = 32;
+const HTTP_SECONDS: u64 = 4;
+const QUERY: &str = "to=442079460000&from=447700900000&uuid=aaaaaaaa-bbbb-cccc-dddd-0123456789ab&conversation_uuid=CON-aaaaaaaa-bbbb-cccc-dddd-0123456789ab";
+
+fn workspace() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_path_buf()
+}
+
+fn build_hello() -> PathBuf {
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let status = std::process::Command::new(cargo)
+        .current_dir(workspace())
+        .args(["build", "--quiet", "--release", "--target", "wasm32-wasip2", "-p", "hello"])
+        .status()
+        .unwrap();
+    assert!(status.success(), "building the hello plugin failed");
+    let target = std::env::var("CARGO_TARGET_DIR").map(PathBuf::from).unwrap_or_else(|_| workspace().join("target"));
+    target.join("wasm32-wasip2/release/hello.wasm")
+}
+
+fn percentile(sorted: &[Duration], p: f64) -> f64 {
+    let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
+    sorted[i].as_secs_f64() * 1e6
+}
+
+async fn in_process(wasm: &Path, data_dir: &Path) -> (f64, f64) {
+    let runtime = Arc::new(Runtime::new(64, 4 << 30, data_dir.to_path_buf()).unwrap());
+    let version = runtime.load(std::fs::read(wasm).unwrap(), "bench".into()).await.unwrap();
+    let limits = Limits::default();
+    let config = AppConfig::default();
+    let state: Arc<MemoryStore> = Arc::new(MemoryStore::new());
+    let payload = serde_json::json!({"to":"442079460000","from":"447700900000","uuid":"u","conversation_uuid":"CON-1"})
+        .to_string();
+    let validator = Validator::default();
+    let mut times = Vec::with_capacity(IN_PROCESS_CALLS);
+    for i in 0..IN_PROCESS_CALLS + 1000 {
+        let started = Instant::now();
+        let env = PluginEnv {
+            vars: Arc::new(config.vars.clone()),
+            state: state.clone(),
+            app_ns: Namespace::App { tenant: "bench".into(), app: "hello".into() },
+            call_ns: None,
+            log: CallLog::new(4096),
+        };
+        let ctx = Context {
+            tenant: "bench".into(),
+            app: "hello".into(),
+            version: version.hash.clone(),
+            webhook: Webhook::Answer,
+            callback: None,
+            call_uuid: Some("u".into()),
+            conversation_uuid: Some("CON-1".into()),
+            app_url: "http://127.0.0.1/bench/hello".into(),
+            claims: None,
+        };
+        let (result, _log) = runtime.call(&version, env, &limits, ctx, &payload).await;
+        let ncco = result.unwrap().unwrap();
+        assert!(validator.check_str(&ncco).report.is_valid());
+        if i >= 1000 {
+            times.push(started.elapsed());
+        }
+    }
+    times.sort();
+    (percentile(&times, 0.5), percentile(&times, 0.99))
+}
+
+/// Requests per second against `path` on `addr`, from `HTTP_CONNECTIONS` keep-alive connections.
+async fn load(addr: std::net::SocketAddr, path: &str) -> f64 {
+    let stop = Arc::new(AtomicBool::new(false));
+    let count = Arc::new(AtomicU64::new(0));
+    let request = format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\n\r\n").into_bytes();
+    let mut tasks = Vec::new();
+    for _ in 0..HTTP_CONNECTIONS {
+        let (stop, count, request) = (stop.clone(), count.clone(), request.clone());
+        tasks.push(tokio::spawn(async move {
+            let mut stream = TcpStream::connect(addr).await.unwrap();
+            stream.set_nodelay(true).unwrap();
+            let mut buf = vec![0u8; 16 * 1024];
+            while !stop.load(Ordering::Relaxed) {
+                stream.write_all(&request).await.unwrap();
+                read_response(&mut stream, &mut buf).await;
+                count.fetch_add(1, Ordering::Relaxed);
+            }
+        }));
+    }
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let start_count = count.load(Ordering::Relaxed);
+    let started = Instant::now();
+    tokio::time::sleep(Duration::from_secs(HTTP_SECONDS)).await;
+    let done = count.load(Ordering::Relaxed) - start_count;
+    let rate = done as f64 / started.elapsed().as_secs_f64();
+    stop.store(true, Ordering::Relaxed);
+    for t in tasks {
+        let _ = t.await;
+    }
+    rate
+}
+
+/// Reads one HTTP/1.1 response with a Content-Length body, and checks it is a 200.
+async fn read_response(stream: &mut TcpStream, buf: &mut [u8]) {
+    let mut filled = 0;
+    loop {
+        let n = stream.read(&mut buf[filled..]).await.unwrap();
+        assert!(n > 0, "connection closed");
+        filled += n;
+        let text = &buf[..filled];
+        if let Some(end) = text.windows(4).position(|w| w == b"\r\n\r\n") {
+            let head = std::str::from_utf8(&text[..end]).unwrap();
+            assert!(head.starts_with("HTTP/1.1 200"), "{head}");
+            let len: usize = head
+                .lines()
+                .find_map(|l| l.to_ascii_lowercase().strip_prefix("content-length:").map(|v| v.trim().parse().unwrap()))
+                .unwrap();
+            while filled < end + 4 + len {
+                let n = stream.read(&mut buf[filled..]).await.unwrap();
+                assert!(n > 0);
+                filled += n;
+            }
+            return;
+        }
+    }
+}
+
+async fn http(wasm: &Path, data_dir: &Path) -> (f64, f64) {
+    let plugins = data_dir.join("plugins");
+    std::fs::create_dir_all(plugins.join("bench")).unwrap();
+    std::fs::copy(wasm, plugins.join("bench/hello.wasm")).unwrap();
+    let mut config = ServeConfig::new(plugins);
+    config.data_dir = data_dir.join("data");
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let host = Host::start(&config, format!("http://{addr}")).await.unwrap();
+    let router = host.router();
+    tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
+
+    // The native baseline returns exactly the NCCO the plugin returns.
+    let path = format!("/bench/hello/answer?{QUERY}");
+    let ncco = reqwest_like_get(addr, &path).await;
+    let native_listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let native_addr = native_listener.local_addr().unwrap();
+    let native = Router::new().route(
+        "/bench/hello/answer",
+        get(move || {
+            let ncco = ncco.clone();
+            async move { ([(axum::http::header::CONTENT_TYPE, "application/json")], ncco) }
+        }),
+    );
+    tokio::spawn(async move { axum::serve(native_listener, native).await.unwrap() });
+
+    let native_rps = load(native_addr, &path).await;
+    let host_rps = load(addr, &path).await;
+    drop(host);
+    (host_rps, native_rps)
+}
+
+async fn reqwest_like_get(addr: std::net::SocketAddr, path: &str) -> String {
+    let mut stream = TcpStream::connect(addr).await.unwrap();
+    stream
+        .write_all(format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n").as_bytes())
+        .await
+        .unwrap();
+    let mut text = String::new();
+    stream.read_to_string(&mut text).await.unwrap();
+    let (head, body) = text.split_once("\r\n\r\n").unwrap();
+    assert!(head.starts_with("HTTP/1.1 200"), "{head}");
+    body.to_owned()
+}
+
+fn main() {
+    let wasm = build_hello();
+    let scratch = std::env::temp_dir().join(format!("ncco-bench-{}", std::process::id()));
+    let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+    runtime.block_on(async {
+        let (p50, p99) = in_process(&wasm, &scratch.join("inproc")).await;
+        println!("per-webhook cost in process (store + instantiate + answer + validate), {IN_PROCESS_CALLS} calls:");
+        println!("  p50 {p50:.1} us   p99 {p99:.1} us   (goal: p50 < 20 us)");
+        let (host_rps, native_rps) = http(&wasm, &scratch).await;
+        println!("HTTP answers/s, {HTTP_CONNECTIONS} keep-alive connections, {HTTP_SECONDS} s each, same process and machine:");
+        println!("  host + hello plugin {host_rps:.0}/s   native axum handler {native_rps:.0}/s   ratio {:.2} (goal: >= 0.70)", host_rps / native_rps);
+    });
+    let _ = std::fs::remove_dir_all(&scratch);
+}

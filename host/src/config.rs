@@ -1,0 +1,362 @@
+//! Configuration: the server's own settings (resolved once at start from the command line, an
+//! optional TOML file and defaults) and the per-tenant and per-app TOML files of the plugin tree.
+//!
+//! Our own TOML is strict: unknown keys and out-of-range values are refused with a message naming the
+//! file and the key.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use ncco_sdk::ncco::Validator;
+use serde::Deserialize;
+
+/// Default listen address: loopback only.
+pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
+/// Default data directory (compiled artifacts, state), relative to the working directory.
+pub const DEFAULT_DATA_DIR: &str = ".ncco-host";
+/// Default wall-clock deadline of one plugin call.
+pub const DEFAULT_TIMEOUT_MS: u64 = 500;
+/// Default linear-memory cap of one plugin instance.
+pub const DEFAULT_MEMORY_MIB: u64 = 32;
+/// Default cap on the NCCO a plugin returns.
+pub const DEFAULT_MAX_NCCO_BYTES: u64 = 64 * 1024;
+/// Default cap on what one webhook's plugin may log (log lines and stdout/stderr together).
+pub const DEFAULT_LOG_BYTES: u64 = 16 * 1024;
+/// Operator maximum of `timeout_ms`, unless `tenant.toml` lowers it.
+pub const MAX_TIMEOUT_MS: u64 = 4_000;
+/// Operator maximum of `memory_mib`.
+pub const MAX_MEMORY_MIB: u64 = 256;
+/// Operator maximum of `max_ncco_bytes`.
+pub const MAX_NCCO_BYTES: u64 = 1024 * 1024;
+/// Operator maximum of `log_bytes`.
+pub const MAX_LOG_BYTES: u64 = 1024 * 1024;
+/// Largest webhook body accepted.
+pub const DEFAULT_MAX_BODY_BYTES: usize = 256 * 1024;
+/// Plugin instances running at once; more get 503.
+pub const DEFAULT_MAX_CONCURRENT: usize = 256;
+/// Memory all running instances may hold together.
+pub const DEFAULT_MEMORY_BUDGET_MIB: u64 = 4096;
+/// Accepted clock skew of a signed webhook's `iat`, either way.
+pub const DEFAULT_SIGNATURE_WINDOW_SECS: u64 = 300;
+/// Largest plugin file compiled.
+pub const MAX_PLUGIN_BYTES: u64 = 32 * 1024 * 1024;
+/// Spoken when a plugin fails and its app has no fallback NCCO of its own.
+pub const DEFAULT_FALLBACK_TEXT: &str =
+    "We are sorry, this service is temporarily unavailable. Please try again later.";
+
+/// A configuration file that could not be used.
+#[derive(Debug, thiserror::Error)]
+#[error("{file}: {message}")]
+pub struct ConfigError {
+    /// The file.
+    pub file: String,
+    /// What is wrong, naming the key.
+    pub message: String,
+}
+
+impl ConfigError {
+    fn new(file: &Path, message: impl Into<String>) -> Self {
+        ConfigError { file: file.display().to_string(), message: message.into() }
+    }
+}
+
+/// The sandbox limits of one app.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    /// Wall-clock deadline of one call into the plugin.
+    pub timeout: Duration,
+    /// Linear-memory cap, bytes.
+    pub memory_bytes: u64,
+    /// Largest NCCO accepted from the plugin, bytes.
+    pub max_ncco_bytes: u64,
+    /// Most log bytes per webhook.
+    pub log_bytes: u64,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            timeout: Duration::from_millis(DEFAULT_TIMEOUT_MS),
+            memory_bytes: DEFAULT_MEMORY_MIB << 20,
+            max_ncco_bytes: DEFAULT_MAX_NCCO_BYTES,
+            log_bytes: DEFAULT_LOG_BYTES,
+        }
+    }
+}
+
+/// Ceilings for the app limits (operator maxima, lowered per tenant by `tenant.toml`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Ceilings {
+    /// Most `timeout_ms`.
+    #[serde(default = "max_timeout_ms")]
+    pub timeout_ms: u64,
+    /// Most `memory_mib`.
+    #[serde(default = "max_memory_mib")]
+    pub memory_mib: u64,
+    /// Most `max_ncco_bytes`.
+    #[serde(default = "max_ncco_bytes")]
+    pub max_ncco_bytes: u64,
+    /// Most `log_bytes`.
+    #[serde(default = "max_log_bytes")]
+    pub log_bytes: u64,
+}
+
+fn max_timeout_ms() -> u64 {
+    MAX_TIMEOUT_MS
+}
+fn max_memory_mib() -> u64 {
+    MAX_MEMORY_MIB
+}
+fn max_ncco_bytes() -> u64 {
+    MAX_NCCO_BYTES
+}
+fn max_log_bytes() -> u64 {
+    MAX_LOG_BYTES
+}
+
+impl Default for Ceilings {
+    fn default() -> Self {
+        Ceilings {
+            timeout_ms: MAX_TIMEOUT_MS,
+            memory_mib: MAX_MEMORY_MIB,
+            max_ncco_bytes: MAX_NCCO_BYTES,
+            log_bytes: MAX_LOG_BYTES,
+        }
+    }
+}
+
+fn check_range(file: &Path, key: &str, value: u64, min: u64, max: u64) -> Result<(), ConfigError> {
+    if value < min || value > max {
+        return Err(ConfigError::new(file, format!("`{key}` must be between {min} and {max}, got {value}")));
+    }
+    Ok(())
+}
+
+fn parse_toml<T: serde::de::DeserializeOwned>(file: &Path, text: &str) -> Result<T, ConfigError> {
+    toml::from_str(text).map_err(|e| {
+        let message = e.message().to_owned();
+        let at = e.span().map(|s| {
+            let line = text[..s.start.min(text.len())].lines().count().max(1);
+            format!(" (line {line})")
+        });
+        ConfigError::new(file, format!("{message}{}", at.unwrap_or_default()))
+    })
+}
+
+/// `<tenant>/tenant.toml`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TenantConfig {
+    /// HS256 secret of the tenant's signed webhooks; when set, every webhook must be signed.
+    pub signature_secret: Option<String>,
+    /// Ceilings for the limits of this tenant's apps.
+    #[serde(default)]
+    pub limits: Option<Ceilings>,
+}
+
+impl TenantConfig {
+    /// Parses and checks `tenant.toml` against the operator maxima.
+    pub fn parse(file: &Path, text: &str) -> Result<Self, ConfigError> {
+        let config: TenantConfig = parse_toml(file, text)?;
+        if let Some(secret) = &config.signature_secret {
+            if secret.len() < 4 {
+                return Err(ConfigError::new(file, "`signature_secret` is too short (at least 4 bytes, 32 advised)"));
+            }
+        }
+        if let Some(c) = &config.limits {
+            let max = Ceilings::default();
+            check_range(file, "limits.timeout_ms", c.timeout_ms, 1, max.timeout_ms)?;
+            check_range(file, "limits.memory_mib", c.memory_mib, 2, max.memory_mib)?;
+            check_range(file, "limits.max_ncco_bytes", c.max_ncco_bytes, 64, max.max_ncco_bytes)?;
+            check_range(file, "limits.log_bytes", c.log_bytes, 0, max.log_bytes)?;
+        }
+        Ok(config)
+    }
+
+    /// The ceilings in force for this tenant.
+    pub fn ceilings(&self) -> Ceilings {
+        self.limits.unwrap_or_default()
+    }
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawAppConfig {
+    timeout_ms: Option<u64>,
+    memory_mib: Option<u64>,
+    max_ncco_bytes: Option<u64>,
+    log_bytes: Option<u64>,
+    #[serde(default)]
+    vars: BTreeMap<String, toml::Value>,
+    fallback: Option<toml::Value>,
+}
+
+/// `<tenant>/<app>.toml`, resolved against the tenant's ceilings.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AppConfig {
+    /// The sandbox limits.
+    pub limits: Limits,
+    /// The app's variables, read by plugins with `config(name)`.
+    pub vars: BTreeMap<String, String>,
+    /// The NCCO answered when the plugin fails (JSON text, validated).
+    pub fallback_ncco: String,
+}
+
+/// The default fallback NCCO: a short spoken apology.
+pub fn default_fallback_ncco() -> String {
+    ncco_sdk::Ncco::new().talk(DEFAULT_FALLBACK_TEXT).to_json()
+}
+
+impl Default for AppConfig {
+    fn default() -> Self {
+        AppConfig { limits: Limits::default(), vars: BTreeMap::new(), fallback_ncco: default_fallback_ncco() }
+    }
+}
+
+impl AppConfig {
+    /// Parses `<app>.toml`; each limit must lie within the tenant's ceilings.
+    ///
+    /// `fallback` is an NCCO: either a TOML array of tables, or a string holding the NCCO's JSON.
+    pub fn parse(file: &Path, text: &str, ceilings: &Ceilings) -> Result<Self, ConfigError> {
+        let raw: RawAppConfig = parse_toml(file, text)?;
+        let mut limits = Limits::default();
+        if let Some(ms) = raw.timeout_ms {
+            check_range(file, "timeout_ms", ms, 1, ceilings.timeout_ms)?;
+            limits.timeout = Duration::from_millis(ms);
+        }
+        if let Some(mib) = raw.memory_mib {
+            check_range(file, "memory_mib", mib, 2, ceilings.memory_mib)?;
+            limits.memory_bytes = mib << 20;
+        }
+        if let Some(n) = raw.max_ncco_bytes {
+            check_range(file, "max_ncco_bytes", n, 64, ceilings.max_ncco_bytes)?;
+            limits.max_ncco_bytes = n;
+        }
+        if let Some(n) = raw.log_bytes {
+            check_range(file, "log_bytes", n, 0, ceilings.log_bytes)?;
+            limits.log_bytes = n;
+        }
+        // Defaults above a lowered ceiling come down to it.
+        limits.timeout = limits.timeout.min(Duration::from_millis(ceilings.timeout_ms));
+        limits.memory_bytes = limits.memory_bytes.min(ceilings.memory_mib << 20);
+        limits.max_ncco_bytes = limits.max_ncco_bytes.min(ceilings.max_ncco_bytes);
+        limits.log_bytes = limits.log_bytes.min(ceilings.log_bytes);
+        let mut vars = BTreeMap::new();
+        for (k, v) in raw.vars {
+            let s = match v {
+                toml::Value::String(s) => s,
+                toml::Value::Integer(i) => i.to_string(),
+                toml::Value::Float(f) => f.to_string(),
+                toml::Value::Boolean(b) => b.to_string(),
+                other => {
+                    return Err(ConfigError::new(
+                        file,
+                        format!("`vars.{k}` must be a string, number or boolean, got {}", other.type_str()),
+                    ));
+                }
+            };
+            vars.insert(k, s);
+        }
+        let fallback_ncco = match raw.fallback {
+            None => default_fallback_ncco(),
+            Some(value) => {
+                let json = match value {
+                    toml::Value::String(s) => serde_json::from_str::<serde_json::Value>(&s)
+                        .map_err(|e| ConfigError::new(file, format!("`fallback` is not JSON: {e}")))?,
+                    other => serde_json::to_value(other)
+                        .map_err(|e| ConfigError::new(file, format!("`fallback` cannot be read: {e}")))?,
+                };
+                match Validator::default().check_value(&json).into_result() {
+                    Ok(ncco) => ncco.to_json(),
+                    Err(report) => {
+                        return Err(ConfigError::new(file, format!("`fallback` is not a valid NCCO: {report}")));
+                    }
+                }
+            }
+        };
+        Ok(AppConfig { limits, vars, fallback_ncco })
+    }
+}
+
+/// `--config FILE`: the server settings a file may give (the command line wins).
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServeFile {
+    /// Plugin tree.
+    pub plugins: Option<PathBuf>,
+    /// Listen address.
+    pub listen: Option<SocketAddr>,
+    /// Public base URL (what Vonage calls).
+    pub public_url: Option<String>,
+    /// Data directory (compiled artifacts, state).
+    pub data_dir: Option<PathBuf>,
+    /// Most plugin instances at once.
+    pub max_concurrent: Option<usize>,
+    /// Memory all instances may hold together, MiB.
+    pub memory_budget_mib: Option<u64>,
+    /// Largest webhook body, bytes.
+    pub max_body_bytes: Option<usize>,
+    /// Accepted `iat` skew of signed webhooks, seconds.
+    pub signature_window_secs: Option<u64>,
+}
+
+impl ServeFile {
+    /// Reads and parses the server config file.
+    pub fn load(file: &Path) -> Result<Self, ConfigError> {
+        let text = std::fs::read_to_string(file).map_err(|e| ConfigError::new(file, format!("cannot read: {e}")))?;
+        let parsed: ServeFile = parse_toml(file, &text)?;
+        if let Some(n) = parsed.max_concurrent {
+            check_range(file, "max_concurrent", n as u64, 1, 100_000)?;
+        }
+        if let Some(n) = parsed.memory_budget_mib {
+            check_range(file, "memory_budget_mib", n, 16, 1 << 20)?;
+        }
+        if let Some(n) = parsed.max_body_bytes {
+            check_range(file, "max_body_bytes", n as u64, 1024, 64 << 20)?;
+        }
+        if let Some(n) = parsed.signature_window_secs {
+            check_range(file, "signature_window_secs", n, 1, 10 * 366 * 86_400)?;
+        }
+        Ok(parsed)
+    }
+}
+
+/// The server's settings, resolved once at start.
+#[derive(Debug, Clone)]
+pub struct ServeConfig {
+    /// The plugin tree: `<tenant>/<app>.wasm`.
+    pub plugins: PathBuf,
+    /// Listen address.
+    pub listen: SocketAddr,
+    /// Public base URL, without a trailing slash (`http://ADDR` by default).
+    pub public_url: Option<String>,
+    /// Data directory: compiled artifacts (and state, later).
+    pub data_dir: PathBuf,
+    /// Most plugin instances at once.
+    pub max_concurrent: usize,
+    /// Memory all instances may hold together, bytes.
+    pub memory_budget_bytes: u64,
+    /// Largest webhook body.
+    pub max_body_bytes: usize,
+    /// Accepted `iat` skew of signed webhooks.
+    pub signature_window: Duration,
+}
+
+impl ServeConfig {
+    /// Defaults for serving `plugins`.
+    pub fn new(plugins: PathBuf) -> Self {
+        ServeConfig {
+            plugins,
+            listen: DEFAULT_LISTEN.parse().unwrap_or(SocketAddr::from(([127, 0, 0, 1], 8080))),
+            public_url: None,
+            data_dir: PathBuf::from(DEFAULT_DATA_DIR),
+            max_concurrent: DEFAULT_MAX_CONCURRENT,
+            memory_budget_bytes: DEFAULT_MEMORY_BUDGET_MIB << 20,
+            max_body_bytes: DEFAULT_MAX_BODY_BYTES,
+            signature_window: Duration::from_secs(DEFAULT_SIGNATURE_WINDOW_SECS),
+        }
+    }
+}

@@ -1,0 +1,154 @@
+//! Tenants, apps and their live plugin versions, read from the plugin tree `<tenant>/<app>.wasm`
+//! (+ optional `<tenant>/<app>.toml` and `<tenant>/tenant.toml`).
+//!
+//! The live view is an immutable [`Snapshot`] behind an `ArcSwap`: a request loads it once and keeps
+//! the `Arc` of the version it started with, while a reload builds the next snapshot off to the side
+//! and swaps it in atomically. A file that does not load never replaces a working version.
+
+mod scan;
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::SystemTime;
+
+use arc_swap::ArcSwap;
+use serde::Serialize;
+
+use crate::config::{AppConfig, TenantConfig};
+use crate::runtime::{Runtime, Version};
+
+/// One app: its configuration and its live version.
+#[derive(Debug, Clone)]
+pub struct App {
+    /// The app name (the `.wasm` file stem).
+    pub name: String,
+    /// The configuration in force.
+    pub config: Arc<AppConfig>,
+    /// The live version, if one ever loaded.
+    pub version: Option<Arc<Version>>,
+    /// The last load error of the `.wasm` or `.toml`, if the last attempt failed.
+    pub last_error: Option<String>,
+    /// The content hash and error of the last `.wasm` that failed to load, so unchanged bytes are not
+    /// compiled again on every reload.
+    pub rejected: Option<(String, String)>,
+}
+
+/// One tenant: its configuration and its apps.
+#[derive(Debug, Clone)]
+pub struct Tenant {
+    /// The tenant name (the directory name).
+    pub name: String,
+    /// The configuration in force.
+    pub config: Arc<TenantConfig>,
+    /// Why `tenant.toml` could not be used, if it could not.
+    pub config_error: Option<String>,
+    /// True when `tenant.toml` never loaded: the tenant is not served.
+    pub unusable: bool,
+    /// The apps by name.
+    pub apps: BTreeMap<String, Arc<App>>,
+}
+
+/// Everything served, at one moment.
+#[derive(Debug, Clone, Default)]
+pub struct Snapshot {
+    /// Tenants by name.
+    pub tenants: BTreeMap<String, Arc<Tenant>>,
+}
+
+impl Snapshot {
+    /// Looks up a tenant and one of its apps.
+    pub fn app(&self, tenant: &str, app: &str) -> Option<(Arc<Tenant>, Arc<App>)> {
+        let t = self.tenants.get(tenant)?;
+        let a = t.apps.get(app)?;
+        Some((Arc::clone(t), Arc::clone(a)))
+    }
+}
+
+/// The registry of everything the host serves.
+#[derive(Debug)]
+pub struct Registry {
+    root: PathBuf,
+    runtime: Arc<Runtime>,
+    live: ArcSwap<Snapshot>,
+    reloading: tokio::sync::Mutex<()>,
+}
+
+/// One row of `GET /_admin/apps`.
+#[derive(Debug, Serialize)]
+pub struct AppStatus {
+    /// Tenant.
+    pub tenant: String,
+    /// App.
+    pub app: String,
+    /// SHA-256 of the live version.
+    pub version: Option<String>,
+    /// When the live version was loaded (Unix seconds, fractional).
+    pub loaded_at: Option<f64>,
+    /// Its compile (or cached artifact load) time, milliseconds.
+    pub compile_ms: Option<f64>,
+    /// True when the compiled artifact came from the on-disk cache.
+    pub from_cache: Option<bool>,
+    /// The last load error, if the last attempt failed.
+    pub last_error: Option<String>,
+}
+
+impl Registry {
+    /// A registry over `root`, empty until [`Registry::reload`].
+    pub fn new(root: PathBuf, runtime: Arc<Runtime>) -> Self {
+        Registry { root, runtime, live: ArcSwap::from_pointee(Snapshot::default()), reloading: Default::default() }
+    }
+
+    /// The plugin tree.
+    pub fn root(&self) -> &PathBuf {
+        &self.root
+    }
+
+    /// The runtime plugins run in.
+    pub fn runtime(&self) -> &Arc<Runtime> {
+        &self.runtime
+    }
+
+    /// The live snapshot.
+    pub fn snapshot(&self) -> Arc<Snapshot> {
+        self.live.load_full()
+    }
+
+    /// Re-reads the whole tree and swaps in the result. Unchanged plugins (same content hash) keep
+    /// their compiled version; changed ones are compiled off the async runtime; broken ones keep the
+    /// previous version and record the error.
+    pub async fn reload(&self) {
+        let _one_at_a_time = self.reloading.lock().await;
+        let previous = self.live.load_full();
+        let next = scan::scan(&self.root, &self.runtime, &previous).await;
+        self.live.store(Arc::new(next));
+    }
+
+    /// Every app with its version and last error, for `GET /_admin/apps`.
+    pub fn status(&self) -> Vec<AppStatus> {
+        let snapshot = self.snapshot();
+        let mut rows = Vec::new();
+        for tenant in snapshot.tenants.values() {
+            for app in tenant.apps.values() {
+                let v = app.version.as_deref();
+                let last_error = match (&tenant.config_error, &app.last_error) {
+                    (Some(t), Some(a)) => Some(format!("{t}; {a}")),
+                    (Some(t), None) => Some(t.clone()),
+                    (None, a) => a.clone(),
+                };
+                rows.push(AppStatus {
+                    tenant: tenant.name.clone(),
+                    app: app.name.clone(),
+                    version: v.map(|v| v.hash.clone()),
+                    loaded_at: v
+                        .and_then(|v| v.loaded_at.duration_since(SystemTime::UNIX_EPOCH).ok())
+                        .map(|d| d.as_secs_f64()),
+                    compile_ms: v.map(|v| v.compile_time.as_secs_f64() * 1000.0),
+                    from_cache: v.map(|v| v.from_cache),
+                    last_error,
+                });
+            }
+        }
+        rows
+    }
+}

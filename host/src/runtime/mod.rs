@@ -1,0 +1,312 @@
+//! The sandbox: one wasmtime `Engine` (pooling allocator, epoch interruption), the locked-down linker,
+//! compiling plugins into versions, and running one webhook in a fresh, limited store.
+//!
+//! Knows nothing of HTTP.
+
+pub mod bindings;
+mod cache;
+mod limiter;
+mod output;
+mod store;
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime};
+
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+use wasmtime::component::{Component, Linker};
+use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig, Store, Trap, UpdateDeadline};
+
+pub use bindings::{Claims, Context, Webhook};
+pub use limiter::MemoryBudget;
+pub use output::CallLog;
+pub use store::{HostState, PluginEnv};
+
+use crate::config::{Limits, MAX_MEMORY_MIB};
+use bindings::{Plugin, PluginPre};
+use cache::ArtifactCache;
+use limiter::Limiter;
+
+/// How often the epoch ticker thread advances the engine's epoch.
+pub const EPOCH_TICK: Duration = Duration::from_millis(5);
+/// Extra time after the deadline before a call blocked in a host import is abandoned.
+pub const HOST_CALL_GRACE: Duration = Duration::from_millis(250);
+/// Largest data one call may pass into host imports.
+pub const HOSTCALL_FUEL: usize = 2 << 20;
+/// Interfaces a plugin may import; anything else is refused at load time.
+pub const ALLOWED_IMPORTS: &[&str] = &["wasi:io/", "wasi:cli/", "wasi:clocks/", "wasi:random/", "vonage:ncco/"];
+
+/// Why a plugin call produced no usable answer.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum GuestFailure {
+    /// The plugin returned an error.
+    #[error("plugin error: {0}")]
+    Error(String),
+    /// The plugin trapped (panic, unreachable, ...).
+    #[error("trap: {0}")]
+    Trap(String),
+    /// The wall-clock deadline passed.
+    #[error("deadline of {0} ms exceeded")]
+    Deadline(u128),
+    /// The plugin wanted more memory than allowed.
+    #[error("out of memory: {0}")]
+    OutOfMemory(String),
+    /// The plugin overflowed its stack.
+    #[error("stack overflow")]
+    StackOverflow,
+    /// The plugin's NCCO is not valid.
+    #[error("invalid NCCO: {0}")]
+    InvalidNcco(String),
+    /// The plugin's NCCO is larger than allowed.
+    #[error("NCCO of {0} bytes is larger than the {1}-byte cap")]
+    NccoTooLarge(usize, u64),
+    /// The app has no loadable version.
+    #[error("no loadable plugin version: {0}")]
+    NotLoaded(String),
+}
+
+impl GuestFailure {
+    /// A short machine-friendly name of the failure kind, for logs.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            GuestFailure::Error(_) => "error",
+            GuestFailure::Trap(_) => "trap",
+            GuestFailure::Deadline(_) => "deadline",
+            GuestFailure::OutOfMemory(_) => "out-of-memory",
+            GuestFailure::StackOverflow => "stack-overflow",
+            GuestFailure::InvalidNcco(_) => "invalid-ncco",
+            GuestFailure::NccoTooLarge(..) => "ncco-too-large",
+            GuestFailure::NotLoaded(_) => "not-loaded",
+        }
+    }
+}
+
+/// One compiled, linked plugin version.
+pub struct Version {
+    /// SHA-256 of the `.wasm`, hex.
+    pub hash: String,
+    /// When it was loaded.
+    pub loaded_at: SystemTime,
+    /// Compile (or artifact load) time.
+    pub compile_time: Duration,
+    /// True when the compiled artifact came from the on-disk cache.
+    pub from_cache: bool,
+    pre: PluginPre<HostState>,
+}
+
+impl std::fmt::Debug for Version {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Version").field("hash", &self.hash).field("compile_time", &self.compile_time).finish()
+    }
+}
+
+/// The engine, the linker and the shared limits of every sandbox.
+pub struct Runtime {
+    engine: Engine,
+    linker: Linker<HostState>,
+    budget: MemoryBudget,
+    gate: Arc<Semaphore>,
+    compile_gate: Semaphore,
+    cache: ArtifactCache,
+}
+
+impl std::fmt::Debug for Runtime {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Runtime").field("budget_used", &self.budget.used()).finish()
+    }
+}
+
+/// A slot of the concurrency gate: held while an instance runs.
+#[derive(Debug)]
+pub struct Permit(#[allow(dead_code)] OwnedSemaphorePermit);
+
+impl Runtime {
+    /// Builds the engine (pooling allocator sized for `max_concurrent` instances), starts its epoch
+    /// ticker thread, and links the allowed imports.
+    pub fn new(max_concurrent: usize, memory_budget: u64, data_dir: PathBuf) -> anyhow::Result<Self> {
+        let instances = u32::try_from(max_concurrent.max(1)).unwrap_or(u32::MAX);
+        let mut pool = PoolingAllocationConfig::new();
+        pool.total_component_instances(instances)
+            .total_stacks(instances)
+            .total_memories(instances.saturating_mul(2))
+            .total_core_instances(instances.saturating_mul(8))
+            .total_tables(instances.saturating_mul(8))
+            .max_memory_size(usize::try_from(MAX_MEMORY_MIB << 20)?)
+            .max_memories_per_component(2)
+            .max_core_instances_per_component(16)
+            .max_tables_per_component(16)
+            .table_elements(20_000)
+            .max_unused_warm_slots(instances.min(100))
+            .linear_memory_keep_resident(1 << 20)
+            .table_keep_resident(64 << 10);
+        let mut config = Config::new();
+        config
+            .allocation_strategy(InstanceAllocationStrategy::Pooling(pool))
+            .epoch_interruption(true)
+            .concurrency_support(false)
+            .memory_init_cow(false)
+            .max_wasm_stack(512 << 10)
+            .async_stack_size(2 << 20);
+        let engine = Engine::new(&config)?;
+        spawn_epoch_ticker(&engine);
+        let linker = store::linker(&engine)?;
+        let cache = ArtifactCache::new(&engine, data_dir);
+        Ok(Runtime {
+            engine,
+            linker,
+            budget: MemoryBudget::new(memory_budget),
+            gate: Arc::new(Semaphore::new(max_concurrent.max(1))),
+            compile_gate: Semaphore::new(1),
+            cache,
+        })
+    }
+
+    /// Memory charged to running instances right now.
+    pub fn memory_in_use(&self) -> u64 {
+        self.budget.used()
+    }
+
+    /// A slot to run an instance, or `None` when the host is at its concurrency limit.
+    pub fn try_permit(&self) -> Option<Permit> {
+        self.gate.clone().try_acquire_owned().ok().map(Permit)
+    }
+
+    /// Compiles (or loads from the artifact cache), checks the imports, links and smoke-instantiates
+    /// `wasm`, off the async runtime. Errors are messages fit for the operator.
+    pub async fn load(self: &Arc<Self>, wasm: Vec<u8>, hash: String) -> Result<Arc<Version>, String> {
+        let _compiling = self.compile_gate.acquire().await.map_err(|e| e.to_string())?;
+        let rt = Arc::clone(self);
+        let started = Instant::now();
+        let task_hash = hash.clone();
+        let (component, from_cache) = tokio::task::spawn_blocking(move || rt.compile(&wasm, &task_hash))
+            .await
+            .map_err(|e| format!("compiler task failed: {e}"))??;
+        let compile_time = started.elapsed();
+        self.check_imports(&component)?;
+        let instance_pre = self.linker.instantiate_pre(&component).map_err(|e| format!("cannot link: {e:#}"))?;
+        let pre = PluginPre::new(instance_pre).map_err(|e| format!("not an ncco plugin: {e:#}"))?;
+        let version = Arc::new(Version { hash, loaded_at: SystemTime::now(), compile_time, from_cache, pre });
+        self.smoke(&version).await?;
+        Ok(version)
+    }
+
+    fn compile(&self, wasm: &[u8], hash: &str) -> Result<(Component, bool), String> {
+        if let Some(component) = self.cache.load(hash) {
+            return Ok((component, true));
+        }
+        if !wasmparser_like_component(wasm) {
+            return Err("not a WebAssembly component (build the plugin for wasm32-wasip2)".to_owned());
+        }
+        let component = Component::new(&self.engine, wasm).map_err(|e| format!("cannot compile: {e:#}"))?;
+        self.cache.store(hash, &component);
+        Ok((component, false))
+    }
+
+    fn check_imports(&self, component: &Component) -> Result<(), String> {
+        let ty = component.component_type();
+        let refused: Vec<String> = ty
+            .imports(&self.engine)
+            .map(|(name, _)| name.to_owned())
+            .filter(|name| !ALLOWED_IMPORTS.iter().any(|p| name.starts_with(p)))
+            .collect();
+        if refused.is_empty() {
+            return Ok(());
+        }
+        Err(format!(
+            "the plugin imports {}, which plugins may not use (allowed: {}; no filesystem, sockets or HTTP)",
+            refused.join(", "),
+            ALLOWED_IMPORTS.iter().map(|p| format!("{p}*")).collect::<Vec<_>>().join(", ")
+        ))
+    }
+
+    async fn smoke(&self, version: &Version) -> Result<(), String> {
+        let env = PluginEnv::smoke();
+        let mut store = self.store(env, &Limits::default());
+        version.pre.instantiate_async(&mut store).await.map_err(|e| format!("does not instantiate: {e:#}"))?;
+        Ok(())
+    }
+
+    fn store(&self, env: PluginEnv, limits: &Limits) -> Store<HostState> {
+        let limiter = Limiter::new(self.budget.clone(), limits.memory_bytes);
+        let deadline = Instant::now() + limits.timeout;
+        let mut store = Store::new(&self.engine, HostState::new(env, limiter, deadline));
+        store.limiter(|s| &mut s.limiter);
+        store.set_hostcall_fuel(HOSTCALL_FUEL);
+        store.set_epoch_deadline(1);
+        store.epoch_deadline_callback(|cx| {
+            Ok(if Instant::now() >= cx.data().deadline {
+                UpdateDeadline::Interrupt
+            } else {
+                UpdateDeadline::YieldCustom(1, Box::pin(tokio::task::yield_now()))
+            })
+        });
+        store
+    }
+
+    /// Runs one webhook: a fresh store and instance of `version`, one call, then the store is dropped.
+    pub async fn call(
+        &self,
+        version: &Version,
+        env: PluginEnv,
+        limits: &Limits,
+        ctx: Context,
+        payload: &str,
+    ) -> (Result<Option<String>, GuestFailure>, CallLog) {
+        let log = env.log.clone();
+        let mut store = self.store(env, limits);
+        let answer = ctx.webhook == Webhook::Answer || ctx.webhook == Webhook::Fallback;
+        let run = async {
+            let plugin: Plugin = version.pre.instantiate_async(&mut store).await?;
+            if answer {
+                plugin.call_answer(&mut store, &ctx, payload).await.map(|r| r.map(Some))
+            } else {
+                plugin.call_event(&mut store, &ctx, payload).await
+            }
+        };
+        let outcome = tokio::time::timeout(limits.timeout + HOST_CALL_GRACE, run).await;
+        let exhausted = store.data().limiter.exhausted;
+        let result = match outcome {
+            Err(_) => Err(GuestFailure::Deadline(limits.timeout.as_millis())),
+            Ok(Ok(Ok(ncco))) => Ok(ncco),
+            Ok(Ok(Err(message))) => Err(GuestFailure::Error(message)),
+            Ok(Err(e)) => Err(classify_trap(&e, exhausted, limits)),
+        };
+        (result, log)
+    }
+}
+
+fn classify_trap(e: &wasmtime::Error, exhausted: bool, limits: &Limits) -> GuestFailure {
+    match e.downcast_ref::<Trap>() {
+        Some(Trap::Interrupt) => GuestFailure::Deadline(limits.timeout.as_millis()),
+        Some(Trap::StackOverflow) => GuestFailure::StackOverflow,
+        _ if exhausted => {
+            GuestFailure::OutOfMemory(format!("the {} MiB limit was reached ({e})", limits.memory_bytes >> 20))
+        }
+        _ => {
+            let text = format!("{e:#}");
+            // Keep the first lines: the trap and the top of the guest backtrace.
+            GuestFailure::Trap(text.lines().take(6).collect::<Vec<_>>().join(" | "))
+        }
+    }
+}
+
+/// A component starts with the wasm magic and a component-model layer (version 0x0d, layer 1).
+fn wasmparser_like_component(wasm: &[u8]) -> bool {
+    wasm.len() >= 8 && wasm[..4] == *b"\0asm" && wasm[6..8] == [0x01, 0x00]
+}
+
+fn spawn_epoch_ticker(engine: &Engine) {
+    let weak = engine.weak();
+    let spawned = std::thread::Builder::new().name("epoch-ticker".into()).spawn(move || {
+        loop {
+            std::thread::sleep(EPOCH_TICK);
+            match weak.upgrade() {
+                Some(engine) => engine.increment_epoch(),
+                None => break,
+            }
+        }
+    });
+    if let Err(e) = spawned {
+        tracing::error!("cannot start the epoch ticker thread: {e}; plugin deadlines will not be enforced");
+    }
+}

@@ -1,0 +1,211 @@
+//! What one sandboxed call holds (`HostState`), the locked-down linker, and the host imports a plugin
+//! may call: log, config, and call- and app-scoped state.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use wasmtime::component::{HasSelf, Linker, ResourceTable};
+use wasmtime::{Engine, Result};
+use wasmtime_wasi::cli::{WasiCli, WasiCliView};
+use wasmtime_wasi::random::{WasiRandom, WasiRandomView};
+use wasmtime_wasi::{WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
+
+use super::bindings::{self, Level};
+use super::limiter::Limiter;
+use super::output::CallLog;
+use crate::state::{MemoryStore, Namespace, StateStore};
+
+/// Longest state key a plugin may use.
+pub const MAX_STATE_KEY_BYTES: usize = 512;
+/// Largest state value a plugin may store.
+pub const MAX_STATE_VALUE_BYTES: usize = 256 * 1024;
+
+/// What a call may reach: its app's variables and state, and its log.
+#[derive(Debug, Clone)]
+pub struct PluginEnv {
+    /// The app's variables.
+    pub vars: Arc<BTreeMap<String, String>>,
+    /// The state backend.
+    pub state: Arc<dyn StateStore>,
+    /// App-scoped namespace.
+    pub app_ns: Namespace,
+    /// Call-scoped namespace, when the webhook names a conversation.
+    pub call_ns: Option<Namespace>,
+    /// The call's log.
+    pub log: CallLog,
+}
+
+impl PluginEnv {
+    /// The environment of a load-time smoke instantiation: no variables, throwaway state.
+    pub fn smoke() -> Self {
+        PluginEnv {
+            vars: Arc::default(),
+            state: Arc::new(MemoryStore::new()),
+            app_ns: Namespace::App { tenant: String::new(), app: String::new() },
+            call_ns: None,
+            log: CallLog::new(0),
+        }
+    }
+}
+
+/// The data of one store: WASI (locked down), limits, deadline and the plugin's environment.
+pub struct HostState {
+    wasi: WasiCtx,
+    table: ResourceTable,
+    /// Memory limits of this store.
+    pub limiter: Limiter,
+    /// Wall-clock deadline of this call.
+    pub deadline: Instant,
+    env: PluginEnv,
+}
+
+impl std::fmt::Debug for HostState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("HostState").field("deadline", &self.deadline).field("env", &self.env).finish_non_exhaustive()
+    }
+}
+
+impl HostState {
+    /// A fresh state: no environment variables, no preopened directories, no network; stdout and
+    /// stderr go to the call's log.
+    pub fn new(env: PluginEnv, limiter: Limiter, deadline: Instant) -> Self {
+        let wasi = WasiCtxBuilder::new()
+            .stdout(env.log.clone())
+            .stderr(env.log.clone())
+            .allow_tcp(false)
+            .allow_udp(false)
+            .allow_ip_name_lookup(false)
+            .max_random_size(64 << 10)
+            .build();
+        let mut table = ResourceTable::new();
+        table.set_max_capacity(1000);
+        HostState { wasi, table, limiter, deadline, env }
+    }
+
+    fn write_log(&self, level: Level, message: &str) {
+        let tag = match level {
+            Level::Trace => "trace",
+            Level::Debug => "debug",
+            Level::Info => "info",
+            Level::Warn => "warn",
+            Level::Error => "error",
+        };
+        self.env.log.append(format!("[{tag}] {message}\n").as_bytes());
+    }
+
+    fn key_ok(&self, key: &str) -> bool {
+        if key.is_empty() || key.len() > MAX_STATE_KEY_BYTES {
+            self.write_log(
+                Level::Warn,
+                &format!("state key of {} bytes refused (1 to {MAX_STATE_KEY_BYTES})", key.len()),
+            );
+            return false;
+        }
+        true
+    }
+
+    fn report(&self, e: &crate::state::StateError) {
+        self.write_log(Level::Error, &e.to_string());
+        tracing::warn!(namespace = ?self.env.app_ns, "plugin state: {e}");
+    }
+}
+
+impl WasiView for HostState {
+    fn ctx(&mut self) -> WasiCtxView<'_> {
+        WasiCtxView { ctx: &mut self.wasi, table: &mut self.table }
+    }
+}
+
+impl bindings::vonage::ncco::types::Host for HostState {}
+
+impl bindings::vonage::ncco::host::Host for HostState {
+    async fn log(&mut self, level: Level, message: String) {
+        self.write_log(level, &message);
+    }
+
+    async fn config(&mut self, name: String) -> Option<String> {
+        self.env.vars.get(&name).cloned()
+    }
+
+    async fn call_get(&mut self, key: String) -> Option<Vec<u8>> {
+        let ns = self.env.call_ns.clone()?;
+        if !self.key_ok(&key) {
+            return None;
+        }
+        self.env.state.get(&ns, &key).await.unwrap_or_else(|e| {
+            self.report(&e);
+            None
+        })
+    }
+
+    async fn call_set(&mut self, key: String, value: Vec<u8>) {
+        let Some(ns) = self.env.call_ns.clone() else {
+            self.write_log(Level::Warn, "call state is unavailable: this webhook names no conversation");
+            return;
+        };
+        if !self.key_ok(&key) || value.len() > MAX_STATE_VALUE_BYTES {
+            return;
+        }
+        if let Err(e) = self.env.state.set(&ns, &key, value, Some(crate::state::MAX_CALL_STATE)).await {
+            self.report(&e);
+        }
+    }
+
+    async fn call_delete(&mut self, key: String) {
+        let Some(ns) = self.env.call_ns.clone() else { return };
+        if let Err(e) = self.env.state.delete(&ns, &key).await {
+            self.report(&e);
+        }
+    }
+
+    async fn app_get(&mut self, key: String) -> Option<Vec<u8>> {
+        if !self.key_ok(&key) {
+            return None;
+        }
+        let ns = self.env.app_ns.clone();
+        self.env.state.get(&ns, &key).await.unwrap_or_else(|e| {
+            self.report(&e);
+            None
+        })
+    }
+
+    async fn app_set(&mut self, key: String, value: Vec<u8>, ttl_seconds: Option<u32>) {
+        if !self.key_ok(&key) || value.len() > MAX_STATE_VALUE_BYTES {
+            return;
+        }
+        let ns = self.env.app_ns.clone();
+        let ttl = ttl_seconds.map(|s| Duration::from_secs(s.into()));
+        if let Err(e) = self.env.state.set(&ns, &key, value, ttl).await {
+            self.report(&e);
+        }
+    }
+
+    async fn app_delete(&mut self, key: String) {
+        let ns = self.env.app_ns.clone();
+        if let Err(e) = self.env.state.delete(&ns, &key).await {
+            self.report(&e);
+        }
+    }
+}
+
+/// The linker: the plugin world plus the WASI interfaces a Rust `wasm32-wasip2` guest needs (I/O
+/// streams, clocks, random, stdio, an empty environment, exit). No filesystem, no sockets: a plugin
+/// importing those is refused when it is loaded.
+pub fn linker(engine: &Engine) -> Result<Linker<HostState>> {
+    use wasmtime_wasi::p2::bindings::{cli, random};
+
+    let mut l = Linker::<HostState>::new(engine);
+    wasmtime_wasi::p2::add_to_linker_proxy_interfaces_async(&mut l)?;
+    cli::environment::add_to_linker::<HostState, WasiCli>(&mut l, HostState::cli)?;
+    cli::exit::add_to_linker::<HostState, WasiCli>(&mut l, HostState::cli)?;
+    cli::terminal_input::add_to_linker::<HostState, WasiCli>(&mut l, HostState::cli)?;
+    cli::terminal_output::add_to_linker::<HostState, WasiCli>(&mut l, HostState::cli)?;
+    cli::terminal_stdin::add_to_linker::<HostState, WasiCli>(&mut l, HostState::cli)?;
+    cli::terminal_stdout::add_to_linker::<HostState, WasiCli>(&mut l, HostState::cli)?;
+    cli::terminal_stderr::add_to_linker::<HostState, WasiCli>(&mut l, HostState::cli)?;
+    random::insecure::add_to_linker::<HostState, WasiRandom>(&mut l, |t| t.random())?;
+    random::insecure_seed::add_to_linker::<HostState, WasiRandom>(&mut l, |t| t.random())?;
+    bindings::Plugin::add_to_linker::<HostState, HasSelf<HostState>>(&mut l, |s| s)?;
+    Ok(l)
+}

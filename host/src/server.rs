@@ -1,0 +1,88 @@
+//! Putting the host together: runtime, registry, first load, hot reload, and serving HTTP until a
+//! shutdown signal.
+
+use std::future::Future;
+use std::sync::Arc;
+
+use axum::Router;
+use tokio::net::TcpListener;
+
+use crate::config::ServeConfig;
+use crate::http::{self, Shared};
+use crate::registry::Registry;
+use crate::runtime::Runtime;
+use crate::state::{MemoryStore, StateStore};
+use crate::watch::{self, Watcher};
+
+/// A running host: its registry and its router. Dropping it stops hot reload.
+#[derive(Debug)]
+pub struct Host {
+    /// Tenants, apps and versions.
+    pub registry: Arc<Registry>,
+    shared: Arc<Shared>,
+    _watcher: Watcher,
+}
+
+impl Host {
+    /// Builds the runtime, loads every plugin under `config.plugins`, and starts watching the tree.
+    /// `public_url` is the base URL Vonage reaches this host at.
+    pub async fn start(config: &ServeConfig, public_url: String) -> anyhow::Result<Host> {
+        if !config.plugins.is_dir() {
+            anyhow::bail!("the plugin directory {} does not exist", config.plugins.display());
+        }
+        std::fs::create_dir_all(&config.data_dir)
+            .map_err(|e| anyhow::anyhow!("cannot create the data directory {}: {e}", config.data_dir.display()))?;
+        let runtime =
+            Arc::new(Runtime::new(config.max_concurrent, config.memory_budget_bytes, config.data_dir.clone())?);
+        let registry = Arc::new(Registry::new(config.plugins.clone(), runtime));
+        let watcher = watch::spawn(Arc::clone(&registry))?;
+        registry.reload().await;
+        let state: Arc<dyn StateStore> = Arc::new(MemoryStore::new());
+        let shared = Arc::new(Shared {
+            registry: Arc::clone(&registry),
+            state,
+            public_url: public_url.trim_end_matches('/').to_owned(),
+            max_body_bytes: config.max_body_bytes,
+            signature_window: config.signature_window,
+        });
+        Ok(Host { registry, shared, _watcher: watcher })
+    }
+
+    /// The HTTP surface of this host.
+    pub fn router(&self) -> Router {
+        http::router(Arc::clone(&self.shared))
+    }
+}
+
+/// Serves `router` on `listener` until `shutdown` completes, then finishes in-flight requests.
+pub async fn serve(
+    listener: TcpListener,
+    router: Router,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    axum::serve(listener, router).with_graceful_shutdown(shutdown).await
+}
+
+/// Completes on SIGINT or SIGTERM.
+pub async fn shutdown_signal() {
+    let interrupt = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(s) => s,
+            Err(e) => {
+                tracing::warn!("cannot listen for SIGTERM: {e}");
+                let _ = interrupt.await;
+                return;
+            }
+        };
+        tokio::select! {
+            _ = interrupt => {}
+            _ = term.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = interrupt.await;
+    }
+}

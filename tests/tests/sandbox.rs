@@ -1,0 +1,118 @@
+//! Hostile plugins next to a good one: each misbehaviour is answered with the app's fallback NCCO
+//! within its deadline (plus a margin), while the good app keeps answering.
+
+#![allow(clippy::unwrap_used)]
+
+use std::time::{Duration, Instant};
+
+use ncco_tests::{HostProcess, get, plugin_wasm, post};
+
+const MODES: &[&str] = &["loop", "memory", "recursion", "panic", "error", "invalid", "huge"];
+const TIMEOUT_MS: u64 = 400;
+/// Generous: the deadline is enforced by epochs every few ms; this covers a loaded CI machine.
+const MARGIN: Duration = Duration::from_millis(2500);
+
+fn fallback_text(mode: &str) -> String {
+    format!("fallback for {mode}")
+}
+
+#[test]
+fn every_hostile_plugin_gets_its_fallback_while_a_good_app_answers() {
+    let plugins = tempfile::tempdir().unwrap();
+    let tenant = plugins.path().join("hostile");
+    std::fs::create_dir_all(&tenant).unwrap();
+    let hostile = plugin_wasm("hostile").unwrap();
+    for mode in MODES.iter().chain(&["env", "log-flood"]) {
+        std::fs::copy(&hostile, tenant.join(format!("{mode}.wasm"))).unwrap();
+        std::fs::write(
+            tenant.join(format!("{mode}.toml")),
+            format!(
+                "timeout_ms = {TIMEOUT_MS}\nmemory_mib = {}\n[vars]\nmode = \"{mode}\"\n[[fallback]]\naction = \"talk\"\ntext = \"{}\"\n",
+                if *mode == "memory" { 16 } else { 64 },
+                fallback_text(mode)
+            ),
+        )
+        .unwrap();
+    }
+    std::fs::copy(plugin_wasm("hostile-fs").unwrap(), tenant.join("snoop.wasm")).unwrap();
+    std::fs::create_dir_all(plugins.path().join("good")).unwrap();
+    std::fs::copy(plugin_wasm("hello").unwrap(), plugins.path().join("good/hello.wasm")).unwrap();
+    let data = tempfile::tempdir().unwrap();
+    let host = HostProcess::start(plugins.path(), data.path(), &[]).unwrap();
+
+    // The good app answers all along, from another thread.
+    let good_url = host.url("/good/hello/answer?from=447700900000");
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let watcher = {
+        let stop = std::sync::Arc::clone(&stop);
+        std::thread::spawn(move || {
+            let mut answered = 0;
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                let r = get(&good_url).unwrap();
+                assert_eq!(r.status, 200, "the good app failed: {}", r.body);
+                assert!(r.body.contains("Hello 447700900000."), "{}", r.body);
+                answered += 1;
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            answered
+        })
+    };
+
+    for mode in MODES {
+        let started = Instant::now();
+        let r = get(&host.url(&format!("/hostile/{mode}/answer?from=1&conversation_uuid=CON-{mode}"))).unwrap();
+        let took = started.elapsed();
+        assert_eq!(r.status, 200, "{mode}: {}", r.body);
+        let ncco = r.json().unwrap();
+        assert_eq!(ncco[0]["text"], fallback_text(mode), "{mode}: {}", r.body);
+        assert!(took < Duration::from_millis(TIMEOUT_MS) + MARGIN, "{mode} took {took:?}");
+        // Instruction events get the fallback too; plain events an empty 2xx.
+        let input = r#"{"dtmf":{"digits":"1","timed_out":false},"uuid":"u","conversation_uuid":"CON-1"}"#;
+        let r = post(&host.url(&format!("/hostile/{mode}/event/menu")), input, &[]).unwrap();
+        assert_eq!(r.status, 200, "{mode} input event");
+        assert_eq!(r.json().unwrap()[0]["text"], fallback_text(mode));
+        let ringing = r#"{"status":"ringing","uuid":"u","conversation_uuid":"CON-1"}"#;
+        assert_eq!(post(&host.url(&format!("/hostile/{mode}/event")), ringing, &[]).unwrap().status, 204);
+    }
+
+    // The environment is empty: nothing of the host's leaks into the sandbox.
+    let r = get(&host.url("/hostile/env/answer")).unwrap();
+    assert_eq!(r.status, 200);
+    let text = r.json().unwrap()[0]["text"].as_str().unwrap().to_owned();
+    assert!(text.starts_with("env [] args ["), "{text}");
+    assert!(!text.contains("PATH") && !text.contains("HOME"), "{text}");
+
+    // A stdout flood is capped, not fatal.
+    let r = get(&host.url("/hostile/log-flood/answer")).unwrap();
+    assert_eq!(r.json().unwrap()[0]["text"], "flooded");
+
+    // A plugin importing the filesystem and sockets is refused at load time, with a clear message,
+    // and its callers still hear the default fallback.
+    let apps = get(&host.url("/_admin/apps")).unwrap().json().unwrap();
+    let snoop = apps["apps"].as_array().unwrap().iter().find(|a| a["app"] == "snoop").unwrap().clone();
+    assert!(snoop["version"].is_null());
+    let error = snoop["last_error"].as_str().unwrap();
+    assert!(error.contains("wasi:filesystem"), "{error}");
+    assert!(error.contains("may not use"), "{error}");
+    let r = get(&host.url("/hostile/snoop/answer")).unwrap();
+    assert_eq!(r.status, 200);
+    assert!(r.json().unwrap()[0]["text"].as_str().unwrap().contains("sorry"), "{}", r.body);
+
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let answered = watcher.join().unwrap();
+    assert!(answered > 0);
+
+    // Every failure was logged with its kind.
+    let log = host.log();
+    for kind in [
+        "kind=deadline",
+        "kind=out-of-memory",
+        "kind=stack-overflow",
+        "kind=trap",
+        "kind=error",
+        "kind=invalid-ncco",
+        "kind=ncco-too-large",
+    ] {
+        assert!(log.contains(kind), "no {kind} in the log:\n{log}");
+    }
+}
