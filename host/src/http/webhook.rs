@@ -199,7 +199,7 @@ async fn handle(
                 app = %app_name,
                 version = %app.version.as_ref().map_or("-", |v| v.hash.as_str()),
                 call_uuid = %call_uuid.as_deref().unwrap_or("-"),
-                kind = failure.kind(),
+                kind = %failure.kind(),
                 "plugin failed: {failure}"
             );
             if wants == ResponseNcco::Ignored {

@@ -60,6 +60,9 @@ pub enum GuestFailure {
     /// The plugin's NCCO is larger than allowed.
     #[error("NCCO of {0} bytes is larger than the {1}-byte cap")]
     NccoTooLarge(usize, u64),
+    /// The plugin passed more data to the host in one call than allowed.
+    #[error("more than {0} bytes passed to the host in one call")]
+    TooMuchData(usize),
     /// The app has no loadable version.
     #[error("no loadable plugin version: {0}")]
     NotLoaded(String),
@@ -76,6 +79,7 @@ impl GuestFailure {
             GuestFailure::StackOverflow => "stack-overflow",
             GuestFailure::InvalidNcco(_) => "invalid-ncco",
             GuestFailure::NccoTooLarge(..) => "ncco-too-large",
+            GuestFailure::TooMuchData(_) => "too-much-data",
             GuestFailure::NotLoaded(_) => "not-loaded",
         }
     }
@@ -281,6 +285,9 @@ fn classify_trap(e: &wasmtime::Error, exhausted: bool, limits: &Limits) -> Guest
         Some(Trap::StackOverflow) => GuestFailure::StackOverflow,
         _ if exhausted => {
             GuestFailure::OutOfMemory(format!("the {} MiB limit was reached ({e})", limits.memory_bytes >> 20))
+        }
+        _ if format!("{e:#}").contains("fuel allocated for hostcalls has been exhausted") => {
+            GuestFailure::TooMuchData(HOSTCALL_FUEL)
         }
         _ => {
             let text = format!("{e:#}");

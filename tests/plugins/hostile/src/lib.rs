@@ -42,7 +42,7 @@ fn misbehave() -> Result<Ncco, PluginError> {
             Ok(Ncco::new().talk(format!("env [{}] args [{}]", vars.join(","), args.join(","))))
         }
         "log-flood" => {
-            for i in 0..100_000 {
+            for i in 0..10_000 {
                 println!("flood line {i}");
             }
             Ok(Ncco::new().talk("flooded"))
