@@ -51,7 +51,7 @@ fn percentile(sorted: &[Duration], p: f64) -> f64 {
 }
 
 async fn in_process(wasm: &Path, data_dir: &Path) -> (f64, f64) {
-    let runtime = Arc::new(Runtime::new(64, 4 << 30, data_dir.to_path_buf()).unwrap());
+    let runtime = Arc::new(Runtime::new(64, 4 << 30, data_dir).unwrap());
     let version = runtime.load(std::fs::read(wasm).unwrap(), "bench".into()).await.unwrap();
     let limits = Limits::default();
     let config = AppConfig::default();

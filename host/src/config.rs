@@ -161,10 +161,10 @@ impl TenantConfig {
     /// Parses and checks `tenant.toml` against the operator maxima.
     pub fn parse(file: &Path, text: &str) -> Result<Self, ConfigError> {
         let config: TenantConfig = parse_toml(file, text)?;
-        if let Some(secret) = &config.signature_secret {
-            if secret.len() < 4 {
-                return Err(ConfigError::new(file, "`signature_secret` is too short (at least 4 bytes, 32 advised)"));
-            }
+        if let Some(secret) = &config.signature_secret
+            && secret.len() < 4
+        {
+            return Err(ConfigError::new(file, "`signature_secret` is too short (at least 4 bytes, 32 advised)"));
         }
         if let Some(c) = &config.limits {
             let max = Ceilings::default();

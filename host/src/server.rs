@@ -32,8 +32,7 @@ impl Host {
         }
         std::fs::create_dir_all(&config.data_dir)
             .map_err(|e| anyhow::anyhow!("cannot create the data directory {}: {e}", config.data_dir.display()))?;
-        let runtime =
-            Arc::new(Runtime::new(config.max_concurrent, config.memory_budget_bytes, config.data_dir.clone())?);
+        let runtime = Arc::new(Runtime::new(config.max_concurrent, config.memory_budget_bytes, &config.data_dir)?);
         let registry = Arc::new(Registry::new(config.plugins.clone(), runtime));
         let watcher = watch::spawn(Arc::clone(&registry))?;
         registry.reload().await;

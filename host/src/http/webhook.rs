@@ -169,18 +169,14 @@ async fn handle(
         claims,
     };
     let outcome = run(shared, &tenant, &app, ctx, &payload, conversation_uuid.as_deref()).await?;
-    if let Parsed::Event(Event::Status(status)) = &parsed {
-        if status.status == CallStatus::Completed {
-            if let Some(conversation) = &conversation_uuid {
-                let ns = Namespace::Call {
-                    tenant: tenant_name.clone(),
-                    app: app_name.clone(),
-                    conversation: conversation.clone(),
-                };
-                if let Err(e) = shared.state.expire_all(&ns, CALL_STATE_GRACE).await {
-                    tracing::warn!(tenant = %tenant_name, app = %app_name, "cannot expire call state: {e}");
-                }
-            }
+    if let Parsed::Event(Event::Status(status)) = &parsed
+        && status.status == CallStatus::Completed
+        && let Some(conversation) = &conversation_uuid
+    {
+        let ns =
+            Namespace::Call { tenant: tenant_name.clone(), app: app_name.clone(), conversation: conversation.clone() };
+        if let Err(e) = shared.state.expire_all(&ns, CALL_STATE_GRACE).await {
+            tracing::warn!(tenant = %tenant_name, app = %app_name, "cannot expire call state: {e}");
         }
     }
     let wants = parsed.response_ncco();

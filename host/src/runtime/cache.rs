@@ -20,7 +20,7 @@ pub struct ArtifactCache {
 impl ArtifactCache {
     /// The cache under `data_dir/artifacts/<engine compatibility hash>/`. Caching is off (with a
     /// warning) when the directory cannot be created.
-    pub fn new(engine: &Engine, data_dir: PathBuf) -> Self {
+    pub fn new(engine: &Engine, data_dir: &Path) -> Self {
         let mut hasher = DefaultHasher::new();
         engine.precompile_compatibility_hash().hash(&mut hasher);
         let dir = data_dir.join("artifacts").join(format!("{:016x}", hasher.finish()));

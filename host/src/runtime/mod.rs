@@ -9,7 +9,7 @@ mod limiter;
 mod output;
 mod store;
 
-use std::path::PathBuf;
+use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
@@ -127,7 +127,7 @@ pub struct Permit(#[allow(dead_code)] OwnedSemaphorePermit);
 impl Runtime {
     /// Builds the engine (pooling allocator sized for `max_concurrent` instances), starts its epoch
     /// ticker thread, and links the allowed imports.
-    pub fn new(max_concurrent: usize, memory_budget: u64, data_dir: PathBuf) -> anyhow::Result<Self> {
+    pub fn new(max_concurrent: usize, memory_budget: u64, data_dir: &Path) -> anyhow::Result<Self> {
         let instances = u32::try_from(max_concurrent.max(1)).unwrap_or(u32::MAX);
         let mut pool = PoolingAllocationConfig::new();
         pool.total_component_instances(instances)
