@@ -22,6 +22,10 @@ pub enum Command {
     Check(CheckArgs),
     /// Serve the plugins under a directory (`<tenant>/<app>.wasm`) as answer and event webhooks.
     Serve(ServeArgs),
+    /// Play the Voice API's side of one call against an answer URL and print its timeline. Exit 0
+    /// when the call ran and every expectation held, 1 when an NCCO was invalid or an expectation
+    /// failed, 2 for bad usage or an unreachable answer server.
+    Simulate(SimulateArgs),
 }
 
 /// `ncco-host serve --plugins DIR [--listen ADDR] [--public-url URL] [--data-dir DIR] [--config FILE]`
@@ -42,6 +46,10 @@ pub struct ServeArgs {
     /// A TOML file with the same settings and operator limits; the command line wins.
     #[arg(long, value_name = "FILE")]
     pub config: Option<PathBuf>,
+    /// Where plugin state and version pins live: `redis://HOST:PORT/DB` (several hosts), `memory`, or
+    /// a redb file (default `<data-dir>/state.redb`).
+    #[arg(long, value_name = "SPEC")]
+    pub state: Option<String>,
 }
 
 /// `ncco-host check [--strict] [--json] FILE...`
@@ -57,4 +65,32 @@ pub struct CheckArgs {
     /// NCCO files to check; `-` reads standard input.
     #[arg(required = true, value_name = "FILE")]
     pub files: Vec<PathBuf>,
+}
+
+/// `ncco-host simulate --answer-url URL [--event-url URL] [--fallback-url URL] [--scenario FILE]
+/// [--secret S] [--json] [--real-time]`
+#[derive(Debug, Args)]
+pub struct SimulateArgs {
+    /// The answer URL (any server that returns NCCOs).
+    #[arg(long, value_name = "URL")]
+    pub answer_url: String,
+    /// The application's event URL (default: the answer URL with a trailing `/answer` replaced by
+    /// `/event`; otherwise only actions' eventUrls get events).
+    #[arg(long, value_name = "URL")]
+    pub event_url: Option<String>,
+    /// The fallback answer URL, tried when the answer URL or an instruction callback fails.
+    #[arg(long, value_name = "URL")]
+    pub fallback_url: Option<String>,
+    /// The call's script and expectations (TOML or JSON; see examples/scenarios/README.md).
+    #[arg(long, value_name = "FILE")]
+    pub scenario: Option<PathBuf>,
+    /// Sign every webhook with this signature secret (HS256 JWT in `Authorization: Bearer`).
+    #[arg(long, value_name = "S")]
+    pub secret: Option<String>,
+    /// Print the timeline and the verdict as JSON.
+    #[arg(long)]
+    pub json: bool,
+    /// Pace the call with the wall clock instead of virtual time.
+    #[arg(long)]
+    pub real_time: bool,
 }

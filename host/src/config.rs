@@ -16,6 +16,8 @@ use serde::Deserialize;
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
 /// Default data directory (compiled artifacts, state), relative to the working directory.
 pub const DEFAULT_DATA_DIR: &str = ".ncco-host";
+/// The embedded state database, inside the data directory.
+pub const STATE_FILE: &str = "state.redb";
 /// Default wall-clock deadline of one plugin call.
 pub const DEFAULT_TIMEOUT_MS: u64 = 500;
 /// Default linear-memory cap of one plugin instance.
@@ -301,6 +303,8 @@ pub struct ServeFile {
     pub max_body_bytes: Option<usize>,
     /// Accepted `iat` skew of signed webhooks, seconds.
     pub signature_window_secs: Option<u64>,
+    /// State backend: `redis://HOST:PORT/DB`, `memory`, or a redb file.
+    pub state: Option<String>,
 }
 
 impl ServeFile {
@@ -343,9 +347,16 @@ pub struct ServeConfig {
     pub max_body_bytes: usize,
     /// Accepted `iat` skew of signed webhooks.
     pub signature_window: Duration,
+    /// Where state and pins live; `None` means `<data_dir>/state.redb`.
+    pub state: Option<crate::state::StateBackend>,
 }
 
 impl ServeConfig {
+    /// The state backend in force.
+    pub fn state_backend(&self) -> crate::state::StateBackend {
+        self.state.clone().unwrap_or_else(|| crate::state::StateBackend::Embedded(self.data_dir.join(STATE_FILE)))
+    }
+
     /// Defaults for serving `plugins`.
     pub fn new(plugins: PathBuf) -> Self {
         ServeConfig {
@@ -357,6 +368,7 @@ impl ServeConfig {
             memory_budget_bytes: DEFAULT_MEMORY_BUDGET_MIB << 20,
             max_body_bytes: DEFAULT_MAX_BODY_BYTES,
             signature_window: Duration::from_secs(DEFAULT_SIGNATURE_WINDOW_SECS),
+            state: None,
         }
     }
 }

@@ -4,7 +4,7 @@ use std::process::ExitCode;
 
 use anyhow::Context as _;
 use clap::Parser;
-use ncco_host::cli::{Cli, Command, ServeArgs};
+use ncco_host::cli::{Cli, Command, ServeArgs, SimulateArgs};
 use ncco_host::config::{ServeConfig, ServeFile};
 use ncco_host::server::{Host, serve, shutdown_signal};
 
@@ -19,6 +19,17 @@ fn main() -> ExitCode {
                 ExitCode::FAILURE
             }
         },
+        Command::Simulate(args) => run_simulate(&args),
+    }
+}
+
+fn run_simulate(args: &SimulateArgs) -> ExitCode {
+    match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+        Ok(runtime) => runtime.block_on(ncco_host::simulate::run(args)),
+        Err(e) => {
+            eprintln!("ncco-host simulate: cannot start the async runtime: {e}");
+            ExitCode::from(ncco_host::simulate::EXIT_USAGE)
+        }
     }
 }
 
@@ -45,6 +56,9 @@ fn resolve(args: ServeArgs) -> anyhow::Result<ServeConfig> {
     }
     if let Some(n) = file.max_body_bytes {
         config.max_body_bytes = n;
+    }
+    if let Some(spec) = args.state.or(file.state) {
+        config.state = Some(ncco_host::state::StateBackend::parse(&spec));
     }
     if let Some(secs) = file.signature_window_secs {
         config.signature_window = std::time::Duration::from_secs(secs);

@@ -11,7 +11,7 @@ use crate::config::ServeConfig;
 use crate::http::{self, Shared};
 use crate::registry::Registry;
 use crate::runtime::Runtime;
-use crate::state::{MemoryStore, StateStore};
+use crate::state::StateStore;
 use crate::watch::{self, Watcher};
 
 /// A running host: its registry and its router. Dropping it stops hot reload.
@@ -33,10 +33,13 @@ impl Host {
         std::fs::create_dir_all(&config.data_dir)
             .map_err(|e| anyhow::anyhow!("cannot create the data directory {}: {e}", config.data_dir.display()))?;
         let runtime = Arc::new(Runtime::new(config.max_concurrent, config.memory_budget_bytes, &config.data_dir)?);
-        let registry = Arc::new(Registry::new(config.plugins.clone(), runtime));
+        let backend = config.state_backend();
+        let state: Arc<dyn StateStore> =
+            backend.open().await.map_err(|e| anyhow::anyhow!("cannot open the state backend {backend:?}: {e}"))?;
+        tracing::info!("plugin state in {backend:?}");
+        let registry = Arc::new(Registry::new(config.plugins.clone(), runtime, Arc::clone(&state)));
         let watcher = watch::spawn(Arc::clone(&registry))?;
         registry.reload().await;
-        let state: Arc<dyn StateStore> = Arc::new(MemoryStore::new());
         let shared = Arc::new(Shared {
             registry: Arc::clone(&registry),
             state,

@@ -233,3 +233,45 @@ pub fn post(url: &str, body: &str, headers: &[(&str, &str)]) -> Result<Reply> {
     }
     reply(req.send(body))
 }
+
+/// A throwaway `redis-server` on a free loopback port (no persistence), stopped when dropped.
+#[derive(Debug)]
+pub struct RedisServer {
+    child: std::process::Child,
+    /// `redis://127.0.0.1:PORT/0`
+    pub url: String,
+}
+
+impl RedisServer {
+    /// Starts `redis-server` (installed by `.ci/run` from Debian's packages) and waits for PONG.
+    pub fn start() -> Result<RedisServer> {
+        use std::io::{Read, Write};
+        let port = std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
+        let child = Command::new("redis-server")
+            .args(["--bind", "127.0.0.1", "--port", &port.to_string(), "--save", "", "--appendonly", "no"])
+            .stdout(std::process::Stdio::null())
+            .spawn()
+            .context("starting redis-server (apt-get install redis-server; .ci/run does)")?;
+        let server = RedisServer { child, url: format!("redis://127.0.0.1:{port}/0") };
+        let until = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        loop {
+            if let Ok(mut s) = std::net::TcpStream::connect(("127.0.0.1", port)) {
+                let mut buf = [0u8; 7];
+                if s.write_all(b"PING\r\n").is_ok() && s.read_exact(&mut buf).is_ok() && &buf == b"+PONG\r\n" {
+                    return Ok(server);
+                }
+            }
+            if std::time::Instant::now() > until {
+                bail!("redis-server did not answer on port {port}");
+            }
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+    }
+}
+
+impl Drop for RedisServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}

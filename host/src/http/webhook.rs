@@ -14,9 +14,9 @@ use ncco_sdk::webhook::{AnswerRequest, CallStatus, Event, ResponseNcco, RtcEvent
 
 use super::{AppError, AppState};
 use crate::registry::{App, Tenant};
-use crate::runtime::{Claims, Context, GuestFailure, PluginEnv, Webhook};
+use crate::runtime::{Claims, Context, GuestFailure, PluginEnv, Version, Webhook};
 use crate::signature;
-use crate::state::{CALL_STATE_GRACE, Namespace};
+use crate::state::{CALL_STATE_GRACE, MAX_CALL_STATE, Namespace};
 
 /// `GET|POST /{tenant}/{app}/answer`
 pub async fn answer(State(s): State<AppState>, Path((tenant, app)): Path<(String, String)>, req: Request) -> Response {
@@ -157,10 +157,16 @@ async fn handle(
     let query = parts.uri.query().unwrap_or("");
     let (parsed, payload) = parse(webhook, &parts.method, query, &body)?;
     let (call_uuid, conversation_uuid) = parsed.ids();
+    let answering = matches!(webhook, Webhook::Answer | Webhook::Fallback);
+    let pins = Namespace::Pins { tenant: tenant_name.clone(), app: app_name.clone() };
+    let version = match (&conversation_uuid, answering) {
+        (Some(conversation), false) => pinned_version(shared, &pins, &app, conversation).await,
+        _ => app.version.clone(),
+    };
     let ctx = Context {
         tenant: tenant_name.clone(),
         app: app_name.clone(),
-        version: app.version.as_ref().map(|v| v.hash.clone()).unwrap_or_default(),
+        version: version.as_ref().map(|v| v.hash.clone()).unwrap_or_default(),
         webhook,
         callback,
         call_uuid: call_uuid.clone(),
@@ -168,7 +174,14 @@ async fn handle(
         app_url: format!("{}/{tenant_name}/{app_name}", shared.public_url),
         claims,
     };
-    let outcome = run(shared, &tenant, &app, ctx, &payload, conversation_uuid.as_deref()).await?;
+    let outcome = run(shared, &tenant, &app, version.clone(), ctx, &payload, conversation_uuid.as_deref()).await?;
+    if let (Some(conversation), Some(v), true) = (&conversation_uuid, &version, answering) {
+        // This call's later events and callbacks go to the version that answered it.
+        let pinned = shared.state.set(&pins, conversation, v.hash.clone().into_bytes(), Some(MAX_CALL_STATE)).await;
+        if let Err(e) = pinned {
+            tracing::warn!(tenant = %tenant_name, app = %app_name, "cannot pin the call to its version: {e}");
+        }
+    }
     if let Parsed::Event(Event::Status(status)) = &parsed
         && status.status == CallStatus::Completed
         && let Some(conversation) = &conversation_uuid
@@ -177,6 +190,9 @@ async fn handle(
             Namespace::Call { tenant: tenant_name.clone(), app: app_name.clone(), conversation: conversation.clone() };
         if let Err(e) = shared.state.expire_all(&ns, CALL_STATE_GRACE).await {
             tracing::warn!(tenant = %tenant_name, app = %app_name, "cannot expire call state: {e}");
+        }
+        if let Err(e) = shared.state.delete(&pins, conversation).await {
+            tracing::warn!(tenant = %tenant_name, app = %app_name, "cannot end the call's version pin: {e}");
         }
     }
     let wants = parsed.response_ncco();
@@ -193,7 +209,7 @@ async fn handle(
             tracing::error!(
                 tenant = %tenant_name,
                 app = %app_name,
-                version = %app.version.as_ref().map_or("-", |v| v.hash.as_str()),
+                version = %version.as_ref().map_or("-", |v| v.hash.as_str()),
                 call_uuid = %call_uuid.as_deref().unwrap_or("-"),
                 kind = %failure.kind(),
                 "plugin failed: {failure}"
@@ -213,11 +229,12 @@ async fn run(
     shared: &AppState,
     tenant: &Tenant,
     app: &App,
+    version: Option<Arc<Version>>,
     ctx: Context,
     payload: &str,
     conversation: Option<&str>,
 ) -> Result<Result<Option<String>, GuestFailure>, AppError> {
-    let Some(version) = app.version.clone() else {
+    let Some(version) = version else {
         let why = app.last_error.clone().unwrap_or_else(|| "never loaded".into());
         return Ok(Err(GuestFailure::NotLoaded(why)));
     };
@@ -251,6 +268,25 @@ async fn run(
         );
     }
     Ok(result)
+}
+
+/// The version a call is pinned to (the one that answered it), if it is still loaded; else the live one.
+async fn pinned_version(shared: &AppState, pins: &Namespace, app: &App, conversation: &str) -> Option<Arc<Version>> {
+    match shared.state.get(pins, conversation).await {
+        Ok(Some(hash)) => {
+            let hash = String::from_utf8_lossy(&hash);
+            let pinned = app.version_by_hash(&hash);
+            if pinned.is_none() {
+                tracing::debug!(app = %app.name, version = %hash, "pinned version not loaded here; using the live one");
+            }
+            pinned.or_else(|| app.version.clone())
+        }
+        Ok(None) => app.version.clone(),
+        Err(e) => {
+            tracing::warn!(app = %app.name, "cannot read the call's version pin: {e}");
+            app.version.clone()
+        }
+    }
 }
 
 /// Checks the plugin's NCCO: size cap, then the model. Returns the canonical JSON Vonage gets.

@@ -17,6 +17,7 @@ use serde::Serialize;
 
 use crate::config::{AppConfig, TenantConfig};
 use crate::runtime::{Runtime, Version};
+use crate::state::{MAX_CALL_STATE, Namespace, StateStore};
 
 /// One app: its configuration and its live version.
 #[derive(Debug, Clone)]
@@ -32,6 +33,15 @@ pub struct App {
     /// The content hash and error of the last `.wasm` that failed to load, so unchanged bytes are not
     /// compiled again on every reload.
     pub rejected: Option<(String, String)>,
+    /// Earlier versions kept loaded while calls pinned to them are alive, with when they were retired.
+    pub retired: Vec<(Arc<Version>, SystemTime)>,
+}
+
+impl App {
+    /// The live version or a retired one with this content hash.
+    pub fn version_by_hash(&self, hash: &str) -> Option<Arc<Version>> {
+        self.version.iter().chain(self.retired.iter().map(|(v, _)| v)).find(|v| v.hash == hash).cloned()
+    }
 }
 
 /// One tenant: its configuration and its apps.
@@ -70,6 +80,7 @@ impl Snapshot {
 pub struct Registry {
     root: PathBuf,
     runtime: Arc<Runtime>,
+    state: Arc<dyn StateStore>,
     live: ArcSwap<Snapshot>,
     reloading: tokio::sync::Mutex<()>,
 }
@@ -91,12 +102,20 @@ pub struct AppStatus {
     pub from_cache: Option<bool>,
     /// The last load error, if the last attempt failed.
     pub last_error: Option<String>,
+    /// Earlier versions still loaded for calls pinned to them.
+    pub pinned_versions: Vec<String>,
 }
 
 impl Registry {
-    /// A registry over `root`, empty until [`Registry::reload`].
-    pub fn new(root: PathBuf, runtime: Arc<Runtime>) -> Self {
-        Registry { root, runtime, live: ArcSwap::from_pointee(Snapshot::default()), reloading: Default::default() }
+    /// A registry over `root`, empty until [`Registry::reload`]. `state` holds the version pins.
+    pub fn new(root: PathBuf, runtime: Arc<Runtime>, state: Arc<dyn StateStore>) -> Self {
+        Registry {
+            root,
+            runtime,
+            state,
+            live: ArcSwap::from_pointee(Snapshot::default()),
+            reloading: Default::default(),
+        }
     }
 
     /// The plugin tree.
@@ -120,8 +139,56 @@ impl Registry {
     pub async fn reload(&self) {
         let _one_at_a_time = self.reloading.lock().await;
         let previous = self.live.load_full();
-        let next = scan::scan(&self.root, &self.runtime, &previous).await;
+        let mut next = scan::scan(&self.root, &self.runtime, &previous).await;
+        self.release_unpinned(&mut next).await;
         self.live.store(Arc::new(next));
+    }
+
+    /// Drops retired versions no call is pinned to any more (or retired longer than a call can last).
+    async fn release_unpinned(&self, snapshot: &mut Snapshot) {
+        let now = SystemTime::now();
+        for tenant in snapshot.tenants.values_mut() {
+            if tenant.apps.values().all(|a| a.retired.is_empty()) {
+                continue;
+            }
+            let tenant = Arc::make_mut(tenant);
+            for app in tenant.apps.values_mut() {
+                if app.retired.is_empty() {
+                    continue;
+                }
+                let ns = Namespace::Pins { tenant: tenant.name.clone(), app: app.name.clone() };
+                let pinned: Vec<String> = match self.state.list(&ns).await {
+                    Ok(pins) => pins.into_iter().map(|(_, hash)| String::from_utf8_lossy(&hash).into_owned()).collect(),
+                    // Without the pins, keep everything until the next sweep.
+                    Err(e) => {
+                        tracing::warn!(tenant = %tenant.name, app = %app.name, "cannot read version pins: {e}");
+                        continue;
+                    }
+                };
+                let app = Arc::make_mut(app);
+                app.retired.retain(|(v, at)| {
+                    let young = now.duration_since(*at).unwrap_or_default() < MAX_CALL_STATE;
+                    let keep = young && pinned.iter().any(|h| *h == v.hash);
+                    if !keep {
+                        tracing::info!(tenant = %tenant.name, app = %app.name, version = %v.hash, "retired version unloaded");
+                    }
+                    keep
+                });
+            }
+        }
+    }
+
+    /// Sweeps retired versions without pins, outside of a reload.
+    pub async fn sweep(&self) {
+        let _one_at_a_time = self.reloading.lock().await;
+        let mut next = (*self.live.load_full()).clone();
+        self.release_unpinned(&mut next).await;
+        self.live.store(Arc::new(next));
+    }
+
+    /// The state store holding version pins.
+    pub fn state(&self) -> &Arc<dyn StateStore> {
+        &self.state
     }
 
     /// Every app with its version and last error, for `GET /_admin/apps`.
@@ -146,6 +213,7 @@ impl Registry {
                     compile_ms: v.map(|v| v.compile_time.as_secs_f64() * 1000.0),
                     from_cache: v.map(|v| v.from_cache),
                     last_error,
+                    pinned_versions: app.retired.iter().map(|(v, _)| v.hash.clone()).collect(),
                 });
             }
         }

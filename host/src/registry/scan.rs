@@ -160,11 +160,19 @@ async fn scan_app(
             }
         }
     }
+    // A replaced version stays loaded, retired, while calls may be pinned to it.
+    let mut retired = prev.map(|p| p.retired.clone()).unwrap_or_default();
+    if let (Some(old), Some(new)) = (prev.and_then(|p| p.version.as_ref()), version.as_ref())
+        && old.hash != new.hash
+    {
+        retired.retain(|(v, _)| v.hash != new.hash);
+        retired.push((Arc::clone(old), std::time::SystemTime::now()));
+    }
     let last_error = (!errors.is_empty()).then(|| errors.join("; "));
     if let Some(e) = &last_error {
         tracing::error!(tenant, app = name, "load failed: {e}");
     }
-    App { name: name.to_owned(), config, version, last_error, rejected }
+    App { name: name.to_owned(), config, version, last_error, rejected, retired }
 }
 
 fn read_plugin(path: &Path) -> Result<Vec<u8>, String> {

@@ -1,7 +1,9 @@
 //! Test fixture: a plugin that misbehaves as its `mode` variable says: `loop`, `memory`, `recursion`,
-//! `panic`, `error`, `invalid`, `huge`, `env`, `log-flood`. Any other mode answers normally.
+//! `panic`, `error`, `invalid`, `huge`, `env`, `log-flood`; or exercises plugin state: `state` (counts
+//! calls in app state and webhooks in call state), `state-ttl` (an app key that lives one second).
+//! Any other mode answers "well behaved".
 
-use ncco_sdk::guest::host::config;
+use ncco_sdk::guest::host::{app, call, config};
 use ncco_sdk::guest::{Context, Plugin, PluginError};
 use ncco_sdk::ncco::{Ncco, Talk};
 use ncco_sdk::webhook::{AnswerRequest, Event};
@@ -48,6 +50,21 @@ fn misbehave() -> Result<Ncco, PluginError> {
                 println!("flood line {i}");
             }
             Ok(Ncco::new().talk("flooded"))
+        }
+        "state" => {
+            let app_count = app::get_json::<u64>("count").unwrap_or(0) + 1;
+            app::set_json("count", &app_count, None);
+            let call_count = call::get_json::<u64>("count").unwrap_or(0) + 1;
+            call::set_json("count", &call_count);
+            Ok(Ncco::new().talk(format!("app {app_count} call {call_count}")))
+        }
+        "state-ttl" => {
+            if app::get("short").is_some() {
+                Ok(Ncco::new().talk("present"))
+            } else {
+                app::set("short", b"x", Some(1));
+                Ok(Ncco::new().talk("set"))
+            }
         }
         _ => Ok(Ncco::new().talk("well behaved")),
     }

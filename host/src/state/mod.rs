@@ -1,14 +1,22 @@
 //! Plugin state: call-scoped and app-scoped key-value pairs, namespaced by tenant and app by the
 //! host (a plugin names only the key, so it can never reach another app's state).
 //!
-//! [`StateStore`] is the backend interface; [`MemoryStore`] keeps state in this process.
+//! [`StateStore`] is the backend interface, with three backends: [`EmbeddedStore`] (redb under the
+//! data directory: durable, the default), [`RedisStore`] (several hosts behind a load balancer) and
+//! [`MemoryStore`] (lost on restart; for tests and tools).
 
-use std::collections::HashMap;
+mod embedded;
+mod memory;
+mod redis_store;
+
 use std::fmt::Debug;
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::Mutex;
-use std::time::{Duration, Instant};
+use std::time::Duration;
+
+pub use embedded::EmbeddedStore;
+pub use memory::MemoryStore;
+pub use redis_store::RedisStore;
 
 /// How long call state lives when the call never reports `completed` (the longest call Vonage allows).
 pub const MAX_CALL_STATE: Duration = Duration::from_secs(7200 + 600);
@@ -34,6 +42,13 @@ pub enum Namespace {
         /// The conversation UUID.
         conversation: String,
     },
+    /// The host's own records about one app (version pins); never reachable by plugins.
+    Pins {
+        /// Tenant.
+        tenant: String,
+        /// App.
+        app: String,
+    },
 }
 
 impl Namespace {
@@ -43,6 +58,7 @@ impl Namespace {
         match self {
             Namespace::App { tenant, app } => format!("{tenant}/{app}/app/"),
             Namespace::Call { tenant, app, conversation } => format!("{tenant}/{app}/call/{conversation}/"),
+            Namespace::Pins { tenant, app } => format!("{tenant}/{app}/pin/"),
         }
     }
 }
@@ -66,84 +82,47 @@ pub trait StateStore: Send + Sync + Debug {
     fn delete<'a>(&'a self, ns: &'a Namespace, key: &'a str) -> StateFuture<'a, ()>;
     /// Lets every key of `ns` expire after `grace` (the call completed).
     fn expire_all<'a>(&'a self, ns: &'a Namespace, grace: Duration) -> StateFuture<'a, ()>;
+    /// Every live key of `ns` (without the namespace prefix) with its value.
+    fn list<'a>(&'a self, ns: &'a Namespace) -> StateFuture<'a, Vec<(String, Vec<u8>)>>;
 }
 
-#[derive(Debug)]
-struct Entry {
-    value: Vec<u8>,
-    expires: Option<Instant>,
+/// Milliseconds since the Unix epoch, for expiry times that survive a restart.
+pub(crate) fn now_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+        .unwrap_or(0)
 }
 
-/// State kept in this process's memory: lost on restart.
-#[derive(Debug, Default)]
-pub struct MemoryStore {
-    map: Mutex<HashMap<String, Entry>>,
+/// Where state lives, from `--state`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StateBackend {
+    /// redb at this path (the default: `<data-dir>/state.redb`).
+    Embedded(std::path::PathBuf),
+    /// A Redis or Valkey server: `redis://HOST:PORT/DB`.
+    Redis(String),
+    /// This process's memory.
+    Memory,
 }
 
-impl MemoryStore {
-    /// An empty store.
-    pub fn new() -> Self {
-        MemoryStore::default()
+impl StateBackend {
+    /// Parses `--state`: `redis://...`, `memory`, or a path to a redb file.
+    pub fn parse(spec: &str) -> Self {
+        if spec.starts_with("redis://") || spec.starts_with("rediss://") || spec.starts_with("valkey://") {
+            StateBackend::Redis(spec.replacen("valkey://", "redis://", 1))
+        } else if spec == "memory" {
+            StateBackend::Memory
+        } else {
+            StateBackend::Embedded(spec.into())
+        }
     }
 
-    fn with_map<T>(&self, f: impl FnOnce(&mut HashMap<String, Entry>) -> T) -> Result<T, StateError> {
-        let mut map = self.map.lock().map_err(|_| StateError("memory store poisoned".into()))?;
-        Ok(f(&mut map))
-    }
-}
-
-impl StateStore for MemoryStore {
-    fn get<'a>(&'a self, ns: &'a Namespace, key: &'a str) -> StateFuture<'a, Option<Vec<u8>>> {
-        let full = ns.prefix() + key;
-        Box::pin(async move {
-            self.with_map(|m| match m.get(&full) {
-                Some(e) if e.expires.is_none_or(|t| t > Instant::now()) => Some(e.value.clone()),
-                Some(_) => {
-                    m.remove(&full);
-                    None
-                }
-                None => None,
-            })
-        })
-    }
-
-    fn set<'a>(
-        &'a self,
-        ns: &'a Namespace,
-        key: &'a str,
-        value: Vec<u8>,
-        ttl: Option<Duration>,
-    ) -> StateFuture<'a, ()> {
-        let full = ns.prefix() + key;
-        Box::pin(async move {
-            self.with_map(|m| {
-                m.insert(full, Entry { value, expires: ttl.map(|t| Instant::now() + t) });
-            })
-        })
-    }
-
-    fn delete<'a>(&'a self, ns: &'a Namespace, key: &'a str) -> StateFuture<'a, ()> {
-        let full = ns.prefix() + key;
-        Box::pin(async move {
-            self.with_map(|m| {
-                m.remove(&full);
-            })
-        })
-    }
-
-    fn expire_all<'a>(&'a self, ns: &'a Namespace, grace: Duration) -> StateFuture<'a, ()> {
-        let prefix = ns.prefix();
-        Box::pin(async move {
-            self.with_map(|m| {
-                let now = Instant::now();
-                m.retain(|_, e| e.expires.is_none_or(|t| t > now));
-                let at = now + grace;
-                for (k, e) in m.iter_mut() {
-                    if k.starts_with(&prefix) {
-                        e.expires = Some(e.expires.map_or(at, |t| t.min(at)));
-                    }
-                }
-            })
+    /// Opens the backend.
+    pub async fn open(&self) -> Result<std::sync::Arc<dyn StateStore>, StateError> {
+        Ok(match self {
+            StateBackend::Embedded(path) => std::sync::Arc::new(EmbeddedStore::open(path)?),
+            StateBackend::Redis(url) => std::sync::Arc::new(RedisStore::connect(url).await?),
+            StateBackend::Memory => std::sync::Arc::new(MemoryStore::new()),
         })
     }
 }

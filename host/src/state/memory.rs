@@ -1,0 +1,110 @@
+//! State in this process's memory: lost on restart. For tests, tools and single-shot runs.
+
+use std::collections::BTreeMap;
+use std::sync::Mutex;
+use std::time::Duration;
+
+use super::{Namespace, StateError, StateFuture, StateStore, now_ms};
+
+#[derive(Debug)]
+struct Entry {
+    value: Vec<u8>,
+    /// Unix milliseconds; `None` keeps it until deleted.
+    expires: Option<u64>,
+}
+
+impl Entry {
+    fn live(&self, now: u64) -> bool {
+        self.expires.is_none_or(|t| t > now)
+    }
+}
+
+/// State kept in memory.
+#[derive(Debug, Default)]
+pub struct MemoryStore {
+    map: Mutex<BTreeMap<String, Entry>>,
+}
+
+impl MemoryStore {
+    /// An empty store.
+    pub fn new() -> Self {
+        MemoryStore::default()
+    }
+
+    fn with_map<T>(&self, f: impl FnOnce(&mut BTreeMap<String, Entry>) -> T) -> Result<T, StateError> {
+        let mut map = self.map.lock().map_err(|_| StateError("memory store poisoned".into()))?;
+        Ok(f(&mut map))
+    }
+}
+
+impl StateStore for MemoryStore {
+    fn get<'a>(&'a self, ns: &'a Namespace, key: &'a str) -> StateFuture<'a, Option<Vec<u8>>> {
+        let full = ns.prefix() + key;
+        Box::pin(async move {
+            self.with_map(|m| {
+                let now = now_ms();
+                match m.get(&full) {
+                    Some(e) if e.live(now) => Some(e.value.clone()),
+                    Some(_) => {
+                        m.remove(&full);
+                        None
+                    }
+                    None => None,
+                }
+            })
+        })
+    }
+
+    fn set<'a>(
+        &'a self,
+        ns: &'a Namespace,
+        key: &'a str,
+        value: Vec<u8>,
+        ttl: Option<Duration>,
+    ) -> StateFuture<'a, ()> {
+        let full = ns.prefix() + key;
+        Box::pin(async move {
+            let expires = ttl.map(|t| now_ms().saturating_add(u64::try_from(t.as_millis()).unwrap_or(u64::MAX)));
+            self.with_map(|m| {
+                m.insert(full, Entry { value, expires });
+            })
+        })
+    }
+
+    fn delete<'a>(&'a self, ns: &'a Namespace, key: &'a str) -> StateFuture<'a, ()> {
+        let full = ns.prefix() + key;
+        Box::pin(async move {
+            self.with_map(|m| {
+                m.remove(&full);
+            })
+        })
+    }
+
+    fn expire_all<'a>(&'a self, ns: &'a Namespace, grace: Duration) -> StateFuture<'a, ()> {
+        let prefix = ns.prefix();
+        Box::pin(async move {
+            self.with_map(|m| {
+                let now = now_ms();
+                m.retain(|_, e| e.live(now));
+                let at = now.saturating_add(u64::try_from(grace.as_millis()).unwrap_or(u64::MAX));
+                for (_, e) in m.range_mut(prefix.clone()..).take_while(|(k, _)| k.starts_with(&prefix)) {
+                    e.expires = Some(e.expires.map_or(at, |t| t.min(at)));
+                }
+            })
+        })
+    }
+
+    fn list<'a>(&'a self, ns: &'a Namespace) -> StateFuture<'a, Vec<(String, Vec<u8>)>> {
+        let prefix = ns.prefix();
+        Box::pin(async move {
+            self.with_map(|m| {
+                let now = now_ms();
+                m.range(prefix.clone()..)
+                    .take_while(|(k, _)| k.starts_with(&prefix))
+                    .filter(|(_, e)| e.live(now))
+                    .map(|(k, e)| (k[prefix.len()..].to_owned(), e.value.clone()))
+                    .collect()
+            })
+        })
+    }
+}

@@ -1,0 +1,139 @@
+//! State in Redis (or Valkey), for several hosts behind a load balancer. Keys are the namespace
+//! prefix under `ncco:`; expiry is Redis's own (`PX`). The connection manager reconnects by itself.
+
+use std::time::Duration;
+
+use redis::AsyncCommands;
+use redis::aio::ConnectionManager;
+
+use super::{Namespace, StateError, StateFuture, StateStore};
+
+/// Prefix of every key this host writes.
+pub const KEY_PREFIX: &str = "ncco:";
+
+/// State in a Redis server.
+#[derive(Clone)]
+pub struct RedisStore {
+    conn: ConnectionManager,
+}
+
+impl std::fmt::Debug for RedisStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("RedisStore")
+    }
+}
+
+fn err(e: redis::RedisError) -> StateError {
+    StateError(format!("redis: {e}"))
+}
+
+fn key(ns: &Namespace, key: &str) -> String {
+    format!("{KEY_PREFIX}{}{key}", ns.prefix())
+}
+
+/// Escapes Redis glob characters so a prefix matches literally in `SCAN MATCH`.
+fn glob_escape(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        if matches!(c, '*' | '?' | '[' | ']' | '\\') {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out
+}
+
+impl RedisStore {
+    /// Connects to `url` (`redis://HOST:PORT/DB`) and checks the server answers.
+    pub async fn connect(url: &str) -> Result<Self, StateError> {
+        let client = redis::Client::open(url).map_err(err)?;
+        let mut conn =
+            ConnectionManager::new(client).await.map_err(|e| StateError(format!("cannot reach {url}: {e}")))?;
+        let _: String = redis::cmd("PING").query_async(&mut conn).await.map_err(err)?;
+        Ok(RedisStore { conn })
+    }
+
+    async fn keys_with_prefix(&self, prefix: &str) -> Result<Vec<String>, StateError> {
+        let mut conn = self.conn.clone();
+        let pattern = format!("{}*", glob_escape(prefix));
+        let mut keys = Vec::new();
+        let mut cursor: u64 = 0;
+        loop {
+            let (next, batch): (u64, Vec<String>) = redis::cmd("SCAN")
+                .arg(cursor)
+                .arg("MATCH")
+                .arg(&pattern)
+                .arg("COUNT")
+                .arg(500)
+                .query_async(&mut conn)
+                .await
+                .map_err(err)?;
+            keys.extend(batch);
+            if next == 0 {
+                return Ok(keys);
+            }
+            cursor = next;
+        }
+    }
+}
+
+impl StateStore for RedisStore {
+    fn get<'a>(&'a self, ns: &'a Namespace, k: &'a str) -> StateFuture<'a, Option<Vec<u8>>> {
+        Box::pin(async move {
+            let mut conn = self.conn.clone();
+            conn.get(key(ns, k)).await.map_err(err)
+        })
+    }
+
+    fn set<'a>(&'a self, ns: &'a Namespace, k: &'a str, value: Vec<u8>, ttl: Option<Duration>) -> StateFuture<'a, ()> {
+        Box::pin(async move {
+            let mut conn = self.conn.clone();
+            let full = key(ns, k);
+            match ttl {
+                Some(t) => {
+                    let ms = u64::try_from(t.as_millis()).unwrap_or(u64::MAX).max(1);
+                    conn.pset_ex::<_, _, ()>(full, value, ms).await.map_err(err)
+                }
+                None => conn.set::<_, _, ()>(full, value).await.map_err(err),
+            }
+        })
+    }
+
+    fn delete<'a>(&'a self, ns: &'a Namespace, k: &'a str) -> StateFuture<'a, ()> {
+        Box::pin(async move {
+            let mut conn = self.conn.clone();
+            conn.del::<_, ()>(key(ns, k)).await.map_err(err)
+        })
+    }
+
+    fn expire_all<'a>(&'a self, ns: &'a Namespace, grace: Duration) -> StateFuture<'a, ()> {
+        Box::pin(async move {
+            let prefix = key(ns, "");
+            let grace_ms = i64::try_from(grace.as_millis()).unwrap_or(i64::MAX).max(1);
+            let mut conn = self.conn.clone();
+            for k in self.keys_with_prefix(&prefix).await? {
+                let left: i64 = conn.pttl(&k).await.map_err(err)?;
+                // -1: no expiry; -2: gone. Only ever shorten.
+                if left == -1 || left > grace_ms {
+                    conn.pexpire::<_, ()>(&k, grace_ms).await.map_err(err)?;
+                }
+            }
+            Ok(())
+        })
+    }
+
+    fn list<'a>(&'a self, ns: &'a Namespace) -> StateFuture<'a, Vec<(String, Vec<u8>)>> {
+        Box::pin(async move {
+            let prefix = key(ns, "");
+            let mut conn = self.conn.clone();
+            let mut out = Vec::new();
+            for k in self.keys_with_prefix(&prefix).await? {
+                let value: Option<Vec<u8>> = conn.get(&k).await.map_err(err)?;
+                if let Some(v) = value {
+                    out.push((k[prefix.len()..].to_owned(), v));
+                }
+            }
+            Ok(out)
+        })
+    }
+}

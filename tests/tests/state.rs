@@ -1,0 +1,139 @@
+//! Plugin state through the real host, with the same suite on each backend (embedded redb, Redis):
+//! call state per conversation, app state per app, tenant and app isolation, TTLs; durability across
+//! `kill -9`; two hosts sharing one Redis; version pinning of a call's later events.
+
+#![allow(clippy::unwrap_used)]
+
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use ncco_tests::{HostProcess, RedisServer, get, plugin_wasm, post};
+use serde_json::Value;
+
+fn text(reply: &ncco_tests::Reply) -> String {
+    assert_eq!(reply.status, 200, "{}", reply.body);
+    reply.json().unwrap()[0]["text"].as_str().unwrap().to_owned()
+}
+
+/// `<tenant>/<app>.wasm` of the fixture plugin in `mode`.
+fn fixture(root: &Path, tenant: &str, app: &str, mode: &str) {
+    let dir = root.join(tenant);
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::copy(plugin_wasm("hostile").unwrap(), dir.join(format!("{app}.wasm"))).unwrap();
+    std::fs::write(dir.join(format!("{app}.toml")), format!("[vars]\nmode = \"{mode}\"\n")).unwrap();
+}
+
+fn answer(host: &HostProcess, tenant: &str, app: &str, conversation: &str) -> String {
+    text(&get(&host.url(&format!("/{tenant}/{app}/answer?from=1&uuid=u&conversation_uuid={conversation}"))).unwrap())
+}
+
+fn callback(host: &HostProcess, tenant: &str, app: &str, conversation: &str) -> String {
+    let input = format!(r#"{{"dtmf":{{"digits":"7","timed_out":false}},"uuid":"u","conversation_uuid":"{conversation}"}}"#);
+    text(&post(&host.url(&format!("/{tenant}/{app}/event/menu")), &input, &[]).unwrap())
+}
+
+fn suite(extra: &[&str]) {
+    let plugins = tempfile::tempdir().unwrap();
+    fixture(plugins.path(), "acme", "counter", "state");
+    fixture(plugins.path(), "acme", "other", "state");
+    fixture(plugins.path(), "zeta", "counter", "state");
+    fixture(plugins.path(), "acme", "ttl", "state-ttl");
+    let data = tempfile::tempdir().unwrap();
+    let host = HostProcess::start(plugins.path(), data.path(), extra).unwrap();
+
+    assert_eq!(answer(&host, "acme", "counter", "CON-1"), "app 1 call 1");
+    assert_eq!(callback(&host, "acme", "counter", "CON-1"), "app 2 call 2");
+    // A new call has fresh call state but shares the app's.
+    assert_eq!(answer(&host, "acme", "counter", "CON-2"), "app 3 call 1");
+    assert_eq!(callback(&host, "acme", "counter", "CON-1"), "app 4 call 3");
+    // Another app of the tenant, and the same app name in another tenant, see nothing of it, even
+    // for the same conversation and the same keys.
+    assert_eq!(answer(&host, "acme", "other", "CON-1"), "app 1 call 1");
+    assert_eq!(answer(&host, "zeta", "counter", "CON-1"), "app 1 call 1");
+
+    assert_eq!(answer(&host, "acme", "ttl", "CON-T"), "set");
+    assert_eq!(answer(&host, "acme", "ttl", "CON-T"), "present");
+    std::thread::sleep(Duration::from_millis(1300));
+    assert_eq!(answer(&host, "acme", "ttl", "CON-T"), "set", "an app key with a 1 s TTL outlived it");
+}
+
+#[test]
+fn state_suite_on_the_embedded_store() {
+    suite(&[]);
+}
+
+#[test]
+fn state_suite_on_redis() {
+    let redis = RedisServer::start().unwrap();
+    suite(&["--state", &redis.url]);
+}
+
+#[test]
+fn an_acknowledged_write_survives_kill_9() {
+    let plugins = tempfile::tempdir().unwrap();
+    fixture(plugins.path(), "acme", "counter", "state");
+    let data = tempfile::tempdir().unwrap();
+    let host = HostProcess::start(plugins.path(), data.path(), &[]).unwrap();
+    for n in 1..=3 {
+        assert_eq!(answer(&host, "acme", "counter", "CON-1"), format!("app {n} call {n}"));
+    }
+    drop(host); // SIGKILL, no shutdown
+    let host = HostProcess::start(plugins.path(), data.path(), &[]).unwrap();
+    assert_eq!(answer(&host, "acme", "counter", "CON-1"), "app 4 call 4");
+}
+
+#[test]
+fn two_hosts_share_state_through_one_redis() {
+    let redis = RedisServer::start().unwrap();
+    let plugins = tempfile::tempdir().unwrap();
+    fixture(plugins.path(), "acme", "counter", "state");
+    let (d1, d2) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let a = HostProcess::start(plugins.path(), d1.path(), &["--state", &redis.url]).unwrap();
+    let b = HostProcess::start(plugins.path(), d2.path(), &["--state", &redis.url]).unwrap();
+    assert_eq!(answer(&a, "acme", "counter", "CON-1"), "app 1 call 1");
+    assert_eq!(callback(&b, "acme", "counter", "CON-1"), "app 2 call 2");
+    assert_eq!(answer(&a, "acme", "counter", "CON-2"), "app 3 call 1");
+}
+
+fn pinned(host: &HostProcess) -> Vec<Value> {
+    let apps = get(&host.url("/_admin/apps")).unwrap().json().unwrap();
+    apps["apps"][0]["pinned_versions"].as_array().cloned().unwrap_or_default()
+}
+
+#[test]
+fn a_call_stays_on_the_version_that_answered_it() {
+    let plugins = tempfile::tempdir().unwrap();
+    let dir = plugins.path().join("acme");
+    std::fs::create_dir_all(&dir).unwrap();
+    let publish = |src: &Path| {
+        std::fs::copy(src, dir.join("app.tmp")).unwrap();
+        std::fs::rename(dir.join("app.tmp"), dir.join("app.wasm")).unwrap();
+    };
+    publish(&plugin_wasm("hello").unwrap());
+    let data = tempfile::tempdir().unwrap();
+    let host = HostProcess::start(plugins.path(), data.path(), &[]).unwrap();
+    assert_eq!(answer(&host, "acme", "app", "CON-OLD"), "Hello 1.");
+
+    // The plugin is replaced mid-call.
+    publish(&plugin_wasm("hostile").unwrap());
+    let until = Instant::now() + Duration::from_secs(20);
+    while answer(&host, "acme", "app", "CON-NEW") != "well behaved" {
+        assert!(Instant::now() < until, "the new version never went live");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert_eq!(pinned(&host).len(), 1, "the old version stays loaded for its call");
+    // The old call's callback runs on the old version; the new call's on the new one.
+    assert_eq!(callback(&host, "acme", "app", "CON-OLD"), "You pressed 7. Goodbye.");
+    assert_eq!(callback(&host, "acme", "app", "CON-NEW"), "well behaved");
+
+    // When the old call completes, its pin ends and the old version is unloaded at the next sweep.
+    let completed = r#"{"status":"completed","uuid":"u","conversation_uuid":"CON-OLD","duration":"12"}"#;
+    assert_eq!(post(&host.url("/acme/app/event"), completed, &[]).unwrap().status, 204);
+    std::fs::write(dir.join("app.toml"), "# touched to trigger a reload\n").unwrap();
+    let until = Instant::now() + Duration::from_secs(20);
+    while !pinned(&host).is_empty() {
+        assert!(Instant::now() < until, "the old version was never unloaded");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert!(host.log().contains("retired version unloaded"));
+}
