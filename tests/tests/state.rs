@@ -28,7 +28,8 @@ fn answer(host: &HostProcess, tenant: &str, app: &str, conversation: &str) -> St
 }
 
 fn callback(host: &HostProcess, tenant: &str, app: &str, conversation: &str) -> String {
-    let input = format!(r#"{{"dtmf":{{"digits":"7","timed_out":false}},"uuid":"u","conversation_uuid":"{conversation}"}}"#);
+    let input =
+        format!(r#"{{"dtmf":{{"digits":"7","timed_out":false}},"uuid":"u","conversation_uuid":"{conversation}"}}"#);
     text(&post(&host.url(&format!("/{tenant}/{app}/event/menu")), &input, &[]).unwrap())
 }
 
