@@ -13,5 +13,6 @@ pub mod registry;
 pub mod runtime;
 pub mod server;
 pub mod signature;
+pub mod simulate;
 pub mod state;
 pub mod watch;
