@@ -22,10 +22,33 @@ pub enum Command {
     Check(CheckArgs),
     /// Serve the plugins under a directory (`<tenant>/<app>.wasm`) as answer and event webhooks.
     Serve(ServeArgs),
+    /// Build plugin crates for wasm32-wasip2, serve them as the tenant `dev`, and rebuild and
+    /// hot-reload each one when its source changes.
+    Dev(DevArgs),
     /// Play the Voice API's side of one call against an answer URL and print its timeline. Exit 0
     /// when the call ran and every expectation held, 1 when an NCCO was invalid or an expectation
     /// failed, 2 for bad usage or an unreachable answer server.
     Simulate(SimulateArgs),
+}
+
+/// `ncco-host dev [PATH...] [--listen ADDR] [--public-url URL] [--data-dir DIR] [--state SPEC]`
+#[derive(Debug, Args)]
+pub struct DevArgs {
+    /// Plugin crate folders (default: every crate in the workspace's `plugins/`).
+    #[arg(value_name = "PATH")]
+    pub paths: Vec<PathBuf>,
+    /// Address to listen on (loopback by default).
+    #[arg(long, value_name = "ADDR")]
+    pub listen: Option<SocketAddr>,
+    /// Base URL Vonage reaches this host at (default `http://ADDR`).
+    #[arg(long, value_name = "URL")]
+    pub public_url: Option<String>,
+    /// Where built plugins, compiled artifacts and state are kept (default `.ncco-host`).
+    #[arg(long, value_name = "DIR")]
+    pub data_dir: Option<PathBuf>,
+    /// State backend, as for `serve`.
+    #[arg(long, value_name = "SPEC")]
+    pub state: Option<String>,
 }
 
 /// `ncco-host serve --plugins DIR [--listen ADDR] [--public-url URL] [--data-dir DIR] [--config FILE]`

@@ -8,6 +8,7 @@
 pub mod check;
 pub mod cli;
 pub mod config;
+pub mod dev;
 pub mod http;
 pub mod registry;
 pub mod runtime;

@@ -4,7 +4,7 @@ use std::process::ExitCode;
 
 use anyhow::Context as _;
 use clap::Parser;
-use ncco_host::cli::{Cli, Command, ServeArgs, SimulateArgs};
+use ncco_host::cli::{Cli, Command, DevArgs, ServeArgs, SimulateArgs};
 use ncco_host::config::{ServeConfig, ServeFile};
 use ncco_host::server::{Host, serve, shutdown_signal};
 
@@ -20,6 +20,13 @@ fn main() -> ExitCode {
             }
         },
         Command::Simulate(args) => run_simulate(&args),
+        Command::Dev(args) => match run_dev(args) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("ncco-host dev: {e:#}");
+                ExitCode::FAILURE
+            }
+        },
     }
 }
 
@@ -66,7 +73,42 @@ fn resolve(args: ServeArgs) -> anyhow::Result<ServeConfig> {
     Ok(config)
 }
 
-fn run_serve(args: ServeArgs) -> anyhow::Result<()> {
+fn run_dev(args: DevArgs) -> anyhow::Result<()> {
+    init_logging();
+    let plugins = ncco_host::dev::discover(&args.paths)?;
+    let data_dir = args.data_dir.unwrap_or_else(|| ncco_host::config::DEFAULT_DATA_DIR.into());
+    let tenant_dir = data_dir.join("dev-plugins").join(ncco_host::dev::DEV_TENANT);
+    std::fs::create_dir_all(&tenant_dir).with_context(|| format!("creating {}", tenant_dir.display()))?;
+    let mut config = ServeConfig::new(data_dir.join("dev-plugins"));
+    config.data_dir = data_dir;
+    if let Some(listen) = args.listen {
+        config.listen = listen;
+    }
+    config.public_url = args.public_url;
+    config.state = args.state.as_deref().map(ncco_host::state::StateBackend::parse);
+    ncco_host::dev::ensure_wasm_target();
+    for plugin in &plugins {
+        if let Err(e) = ncco_host::dev::build_and_publish(plugin, &tenant_dir) {
+            eprintln!("ncco-host dev: {e}; it is not served until it builds");
+        }
+    }
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    runtime.block_on(async move {
+        let listener = tokio::net::TcpListener::bind(config.listen)
+            .await
+            .with_context(|| format!("cannot listen on {}", config.listen))?;
+        let addr = listener.local_addr()?;
+        let public_url = config.public_url.clone().unwrap_or_else(|| format!("http://{addr}"));
+        let host = Host::start(&config, public_url.clone()).await?;
+        let _watching = ncco_host::dev::watch(plugins.clone(), tenant_dir)?;
+        ncco_host::dev::print_urls(&public_url, &plugins);
+        println!("listening on http://{addr}");
+        serve(listener, host.router(), shutdown_signal()).await?;
+        Ok(())
+    })
+}
+
+fn init_logging() {
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env()
@@ -75,6 +117,10 @@ fn run_serve(args: ServeArgs) -> anyhow::Result<()> {
         .with_writer(std::io::stderr)
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
+}
+
+fn run_serve(args: ServeArgs) -> anyhow::Result<()> {
+    init_logging();
     let config = resolve(args)?;
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     runtime.block_on(async move {
