@@ -8,6 +8,8 @@
 //!
 //! The model has no wasm, tokio or axum dependency, so the host uses it natively.
 
+#![warn(missing_docs)]
+
 #[cfg(feature = "guest")]
 pub mod guest;
 pub mod ncco;

@@ -55,6 +55,22 @@ impl Context {
     /// The absolute URL of the event callback `name` of this app, for an action's `eventUrl`.
     ///
     /// The host routes it to [`Plugin::event`](super::Plugin::event) with `callback` set to `name`.
+    ///
+    /// ```
+    /// use ncco_sdk::guest::{Context, Webhook};
+    /// let ctx = Context {
+    ///     tenant: "acme".into(),
+    ///     app: "ivr".into(),
+    ///     version: String::new(),
+    ///     webhook: Webhook::Answer,
+    ///     callback: None,
+    ///     call_uuid: None,
+    ///     conversation_uuid: None,
+    ///     app_url: "https://calls.example.com/acme/ivr".into(),
+    ///     claims: None,
+    /// };
+    /// assert_eq!(ctx.callback_url("menu"), "https://calls.example.com/acme/ivr/event/menu");
+    /// ```
     pub fn callback_url(&self, name: &str) -> String {
         format!("{}/event/{name}", self.app_url)
     }

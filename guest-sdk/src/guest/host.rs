@@ -1,4 +1,19 @@
 //! What the host offers a plugin: logging, the app's variables, and call- and app-scoped state.
+//!
+//! ```no_run
+//! use ncco_sdk::guest::host::{app, call, config};
+//!
+//! // The app's variable `departments` from `[vars]` in its TOML, with a default.
+//! let departments = config("departments").unwrap_or_else(|| "sales,support".to_owned());
+//!
+//! // Call state: counts attempts within this call only; gone after the call completes.
+//! let attempts: u32 = call::get_json("attempts").unwrap_or(0) + 1;
+//! call::set_json("attempts", &attempts);
+//!
+//! // App state: shared by every call of the app; this key lives one day.
+//! app::set_json("last-departments", &departments, Some(86_400));
+//! ncco_sdk::info!("attempt {attempts} with {departments}");
+//! ```
 
 use serde::Serialize;
 use serde::de::DeserializeOwned;

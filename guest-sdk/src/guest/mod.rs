@@ -1,7 +1,7 @@
 //! The guest side of the plugin contract (feature `guest`): implement [`Plugin`] for a type and
 //! export it with [`export_plugin!`](crate::export_plugin).
 //!
-//! ```ignore
+//! ```no_run
 //! use ncco_sdk::guest::{Context, Plugin, PluginError};
 //! use ncco_sdk::ncco::Ncco;
 //! use ncco_sdk::webhook::AnswerRequest;
@@ -55,6 +55,36 @@ impl<E: std::error::Error> From<E> for PluginError {
 }
 
 /// A call-control plugin. Only [`Plugin::answer`] is required.
+///
+/// A menu that routes the key press it receives on its `menu` callback:
+///
+/// ```no_run
+/// use ncco_sdk::guest::{Context, Plugin, PluginError};
+/// use ncco_sdk::ncco::{Dtmf, Input, Ncco, Talk};
+/// use ncco_sdk::webhook::{AnswerRequest, Event};
+///
+/// struct Menu;
+///
+/// impl Plugin for Menu {
+///     fn answer(ctx: &Context, _request: AnswerRequest) -> Result<Ncco, PluginError> {
+///         Ok(Ncco::new()
+///             .then(Talk::new("Press 1 for sales, 2 for support.").barge_in(true))
+///             .then(Input::dtmf(Dtmf::new().max_digits(1)).event_url(ctx.callback_url("menu"))))
+///     }
+///
+///     fn event(ctx: &Context, event: Event) -> Result<Option<Ncco>, PluginError> {
+///         match (ctx.callback.as_deref(), event) {
+///             (Some("menu"), Event::Input(input)) if input.digits() == Some("1") => {
+///                 Ok(Some(Ncco::new().talk("Sales it is.")))
+///             }
+///             (Some("menu"), Event::Input(_)) => Ok(Some(Ncco::new().talk("Support it is."))),
+///             _ => Ok(None),
+///         }
+///     }
+/// }
+///
+/// ncco_sdk::export_plugin!(Menu);
+/// ```
 pub trait Plugin {
     /// The NCCO for a new call (answer_url), and for fallback_answer_url requests.
     fn answer(ctx: &Context, request: AnswerRequest) -> Result<Ncco, PluginError>;
