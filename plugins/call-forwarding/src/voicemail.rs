@@ -1,0 +1,111 @@
+//! The voicemail a forwarded call falls back to: the greeting and record NCCO, the message list in
+//! app state (key `messages`, oldest first) and what the owner hears about it.
+
+use ncco_sdk::guest::Context;
+use ncco_sdk::guest::host::app;
+use ncco_sdk::ncco::{Ncco, Record, Talk};
+use ncco_sdk::webhook::RecordEvent;
+use serde::{Deserialize, Serialize};
+
+use crate::RECORDING_CALLBACK;
+use crate::settings::{LATEST, RETENTION_DAYS, Settings};
+use crate::timestamp::seconds_between;
+
+/// The app-state key of the message list.
+pub const MESSAGES: &str = "messages";
+
+/// One voicemail message.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Message {
+    /// Who left it, when known.
+    pub caller: Option<String>,
+    /// Where the recording is.
+    pub recording_url: String,
+    /// The recording's id.
+    pub recording_uuid: Option<String>,
+    /// Its length in seconds, from `start_time` and `end_time`.
+    pub duration_seconds: Option<u64>,
+    /// When it ended (ISO-8601), else when it was reported.
+    pub received_at: Option<String>,
+    /// Why the call was not taken (`busy`, `unanswered`, …).
+    pub reason: Option<String>,
+}
+
+impl Message {
+    /// The message a `record` event describes; `None` without a recording URL.
+    pub fn from_record(event: &RecordEvent, caller: Option<String>, reason: Option<String>) -> Option<Message> {
+        let duration_seconds = match (&event.start_time, &event.end_time) {
+            (Some(start), Some(end)) => seconds_between(start, end),
+            _ => None,
+        };
+        Some(Message {
+            caller,
+            recording_url: event.recording_url.clone()?,
+            recording_uuid: event.recording_uuid.clone(),
+            duration_seconds,
+            received_at: event.end_time.clone().or_else(|| event.timestamp.clone()),
+            reason,
+        })
+    }
+}
+
+/// `reason`, the greeting, a beep and a recording that ends on `#`, then the goodbye.
+pub fn ncco(settings: &Settings, ctx: &Context, reason: &str) -> Ncco {
+    let record = Record::new(ctx.callback_url(RECORDING_CALLBACK))
+        .beep_start(true)
+        .end_on_key('#')
+        .end_on_silence(5)
+        .time_out(settings.max_length);
+    Ncco::new()
+        .then(say(settings, format!("{reason} {}", settings.greeting)))
+        .then(record)
+        .then(say(settings, settings.goodbye.clone()))
+}
+
+/// The stored messages, oldest first.
+pub fn load() -> Vec<Message> {
+    app::get_json(MESSAGES).unwrap_or_default()
+}
+
+/// Adds `message` once (a retried record event is not stored twice), keeping the newest
+/// `max_messages`. Returns how many there are. (Read, change, write back: the state API has no atomic
+/// append, so two messages stored in the same instant could race.)
+pub fn store(settings: &Settings, message: Message) -> usize {
+    let mut messages = load();
+    if !messages.iter().any(|m| m.recording_url == message.recording_url) {
+        messages.push(message);
+    }
+    let excess = messages.len().saturating_sub(settings.max_messages);
+    messages.drain(..excess);
+    app::set_json(MESSAGES, &messages, Some(RETENTION_DAYS * 86_400));
+    messages.len()
+}
+
+/// What the owner hears: the number of messages and who left the latest ones.
+pub fn summary(messages: &[Message]) -> String {
+    let mut text = match messages.len() {
+        1 => "You have 1 message.".to_owned(),
+        n => format!("You have {n} messages."),
+    };
+    for m in messages.iter().rev().take(LATEST) {
+        let who = match m.caller.as_deref() {
+            Some(c) if c.bytes().all(|b| b.is_ascii_digit()) => {
+                c.chars().map(String::from).collect::<Vec<_>>().join(" ")
+            }
+            Some(c) => c.to_owned(),
+            None => "an unknown caller".to_owned(),
+        };
+        let length = m.duration_seconds.map_or_else(|| "unknown length".to_owned(), |s| format!("{s} seconds"));
+        text.push_str(&format!(" From {who}, {length}."));
+    }
+    text
+}
+
+/// A talk in the configured language.
+pub fn say(settings: &Settings, text: impl Into<String>) -> Talk {
+    let talk = Talk::new(text);
+    match &settings.language {
+        Some(language) => talk.language(language.clone()),
+        None => talk,
+    }
+}
