@@ -174,7 +174,7 @@ impl Call<'_> {
         }
         let now = self.clock.now();
         if let Endpoint::Websocket(ws) = &c.endpoint[0] {
-            self.tl.push(now, What::Action { action: "connect", text: format!("{name} closes the websocket") });
+            self.tl.push(now, What::Action { action: "connect", text: format!("the application side closes {name}") });
             let event = payload::disconnected(leg, self.clock.iso(now), ws.headers.clone());
             let target = url.clone().or_else(|| self.event_url.clone().map(|u| (u, self.event_method)));
             let replaced = match target {

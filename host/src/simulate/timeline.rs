@@ -207,6 +207,9 @@ pub fn render_entry(out: &mut String, e: &Entry, base: &str) {
                 (Some(Cut::Hangup), Some(p), _) => format!(" (cut by the hangup after {p:.1} s)"),
                 (Some(Cut::Deadline), Some(p), _) => format!(" (cut at the call's time limit after {p:.1} s)"),
                 (_, _, Some(s)) => format!(" ({s:.1} s)"),
+                _ if *source == "beep" => String::new(),
+                _ if *source == "music_on_hold" => " (until the conference starts)".to_owned(),
+                _ if *source == "ringback" => " (until the callee answers)".to_owned(),
                 (_, _, None) => " (looping until barge-in or hangup)".to_owned(),
             };
             ("hears", format!("{what}{len}"))
