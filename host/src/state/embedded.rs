@@ -64,7 +64,7 @@ impl EmbeddedStore {
         f: impl FnOnce(&mut redb::Table<'_, &'static str, &'static [u8]>) -> Result<T, redb::StorageError> + Send + 'static,
     ) -> Result<T, StateError> {
         let db = Arc::clone(&self.db);
-        let sweep = self.writes.fetch_add(1, std::sync::atomic::Ordering::Relaxed) % SWEEP_EVERY_WRITES == 0;
+        let sweep = self.writes.fetch_add(1, std::sync::atomic::Ordering::Relaxed).is_multiple_of(SWEEP_EVERY_WRITES);
         tokio::task::spawn_blocking(move || {
             let txn = db.begin_write().map_err(err)?;
             let out = {

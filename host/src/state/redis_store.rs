@@ -23,6 +23,7 @@ impl std::fmt::Debug for RedisStore {
     }
 }
 
+#[allow(clippy::needless_pass_by_value)] // used as `map_err(err)`
 fn err(e: redis::RedisError) -> StateError {
     StateError(format!("redis: {e}"))
 }
