@@ -148,3 +148,26 @@ fn new_tenants_and_apps_appear_and_removed_ones_go() {
         get(&host.url("/first/app/answer?from=1")).unwrap().json().unwrap()[0]["text"] == "Bonjour 1."
     });
 }
+
+fn reloads(host: &HostProcess) -> u64 {
+    get(&host.url("/_admin/apps")).unwrap().json().unwrap()["reloads"].as_u64().unwrap()
+}
+
+#[test]
+fn the_watcher_does_not_react_to_the_hosts_own_reads() {
+    let plugins = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(plugins.path().join("acme")).unwrap();
+    publish(&plugin_wasm("hello").unwrap(), &plugins.path().join("acme/app.wasm"));
+    let data = tempfile::tempdir().unwrap();
+    let host = HostProcess::start(plugins.path(), data.path(), &[]).unwrap();
+    std::thread::sleep(Duration::from_millis(800));
+    let settled = reloads(&host);
+    // A reload reads every plugin file; if those reads triggered reloads, the count would keep rising.
+    std::fs::write(plugins.path().join("acme/app.toml"), "[vars]\ngreeting = \"Hey\"\n").unwrap();
+    wait_for("the reload", || reloads(&host) > settled);
+    std::thread::sleep(Duration::from_millis(1500));
+    let after = reloads(&host);
+    assert!(after - settled <= 2, "{} reloads for one change: the watcher reacts to its own reads", after - settled);
+    std::thread::sleep(Duration::from_millis(1500));
+    assert_eq!(reloads(&host), after, "reloads continue with no change");
+}

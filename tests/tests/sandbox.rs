@@ -94,6 +94,7 @@ fn every_hostile_plugin_gets_its_fallback_while_a_good_app_answers() {
     assert!(snoop["version"].is_null());
     let error = snoop["last_error"].as_str().unwrap();
     assert!(error.contains("wasi:filesystem"), "{error}");
+    assert!(error.contains("wasi:sockets"), "{error}");
     assert!(error.contains("may not use"), "{error}");
     let r = get(&host.url("/hostile/snoop/answer")).unwrap();
     assert_eq!(r.status, 200);
@@ -116,4 +117,33 @@ fn every_hostile_plugin_gets_its_fallback_while_a_good_app_answers() {
     ] {
         assert!(log.contains(kind), "no {kind} in the log:\n{log}");
     }
+}
+
+#[test]
+fn a_full_host_answers_503_instead_of_failing_inside_the_pool() {
+    let plugins = tempfile::tempdir().unwrap();
+    let tenant = plugins.path().join("acme");
+    std::fs::create_dir_all(&tenant).unwrap();
+    std::fs::copy(plugin_wasm("hostile").unwrap(), tenant.join("slow.wasm")).unwrap();
+    std::fs::write(tenant.join("slow.toml"), "timeout_ms = 1500\n[vars]\nmode = \"loop\"\n").unwrap();
+    let config = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(config.path(), "max_concurrent = 1\n").unwrap();
+    let data = tempfile::tempdir().unwrap();
+    let host = HostProcess::start(plugins.path(), data.path(), &["--config", config.path().to_str().unwrap()]).unwrap();
+    let url = host.url("/acme/slow/answer");
+    let busy = {
+        let url = url.clone();
+        std::thread::spawn(move || get(&url).unwrap())
+    };
+    std::thread::sleep(Duration::from_millis(400));
+    let r = get(&url).unwrap();
+    assert_eq!(r.status, 503, "{}", r.body);
+    assert_eq!(r.json().unwrap()["error"]["code"], "unavailable");
+    // The one that got the slot still ends with its fallback.
+    let first = busy.join().unwrap();
+    assert_eq!(first.status, 200);
+    // And the slot is free again.
+    let started = Instant::now();
+    assert_eq!(get(&url).unwrap().status, 200);
+    assert!(started.elapsed() < Duration::from_millis(1500) + MARGIN);
 }

@@ -53,5 +53,9 @@ async fn healthz() -> &'static str {
 }
 
 async fn admin_apps(State(shared): State<AppState>) -> impl IntoResponse {
-    Json(serde_json::json!({ "apps": shared.registry.status() }))
+    Json(serde_json::json!({
+        "apps": shared.registry.status(),
+        "reloads": shared.registry.reloads(),
+        "memory_in_use_bytes": shared.registry.runtime().memory_in_use(),
+    }))
 }

@@ -83,6 +83,7 @@ pub struct Registry {
     state: Arc<dyn StateStore>,
     live: ArcSwap<Snapshot>,
     reloading: tokio::sync::Mutex<()>,
+    reloads: std::sync::atomic::AtomicU64,
 }
 
 /// One row of `GET /_admin/apps`.
@@ -115,7 +116,13 @@ impl Registry {
             state,
             live: ArcSwap::from_pointee(Snapshot::default()),
             reloading: Default::default(),
+            reloads: Default::default(),
         }
+    }
+
+    /// How many times the tree was rescanned since start.
+    pub fn reloads(&self) -> u64 {
+        self.reloads.load(std::sync::atomic::Ordering::Relaxed)
     }
 
     /// The plugin tree.
@@ -142,6 +149,8 @@ impl Registry {
         let mut next = scan::scan(&self.root, &self.runtime, &previous).await;
         self.release_unpinned(&mut next).await;
         self.live.store(Arc::new(next));
+        let n = self.reloads.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
+        tracing::debug!(reloads = n, "plugin tree rescanned");
     }
 
     /// Drops retired versions no call is pinned to any more (or retired longer than a call can last).
