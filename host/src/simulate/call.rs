@@ -20,6 +20,8 @@ pub const DEFAULT_REGION_URL: &str = "https://api-eu-1.vonage.com";
 pub const DEFAULT_NETWORK: &str = "GB-FIXED";
 /// Default price per minute, EUR.
 pub const DEFAULT_RATE: f64 = 0.0045;
+/// Most NCCOs one call may receive before the simulator stops it (callbacks that loop forever).
+pub const MAX_NCCOS: usize = 200;
 /// Default ringing of an outbound call before the callee answers, seconds.
 pub const DEFAULT_RING_SECONDS: f64 = 3.0;
 
@@ -30,13 +32,15 @@ pub enum Stop {
     Hangup,
     /// The call reached its longest duration.
     Deadline,
+    /// The simulator gave up on the call (too many NCCOs).
+    Aborted,
 }
 
 impl Stop {
     pub(super) fn cut(self) -> Cut {
         match self {
             Stop::Hangup => Cut::Hangup,
-            Stop::Deadline => Cut::Deadline,
+            Stop::Deadline | Stop::Aborted => Cut::Deadline,
         }
     }
 }
@@ -210,6 +214,12 @@ impl<'a> Call<'a> {
             let Some(action) = queue.pop_front() else { break None };
             match self.execute(action).await {
                 Ok(Flow::Next) => {}
+                Ok(Flow::Replace(_)) if self.facts.nccos > MAX_NCCOS => {
+                    let text = format!("more than {MAX_NCCOS} NCCOs in one call: the simulator stops (a loop?)");
+                    self.tl.push(self.clock.now(), What::Problem { text: text.clone() });
+                    self.facts.problems.push(text);
+                    break Some(Stop::Aborted);
+                }
                 Ok(Flow::Replace(ncco)) => queue = ncco.0.into(),
                 Ok(Flow::Transferred) => match self.hangup_at {
                     Some(_) => break self.wait_until(f64::INFINITY).await.err(),
@@ -223,6 +233,7 @@ impl<'a> Call<'a> {
             None => self.end_call("the NCCO ran out".into(), "platform").await,
             Some(Stop::Hangup) => self.end_call("the caller hung up".into(), "user").await,
             Some(Stop::Deadline) => self.end_call("the call reached its longest duration".into(), "platform").await,
+            Some(Stop::Aborted) => self.end_call("the simulator stopped the call".into(), "platform").await,
         }
     }
 
@@ -234,6 +245,13 @@ impl<'a> Call<'a> {
                       follow (give call.hangup_after to end it there)"
             .to_owned();
         self.tl.push(now, What::Call { event: "left".into(), text: reason.clone() });
+        if !self.open_recordings.is_empty() {
+            let text = format!(
+                "{} recording(s) still running: their events come when the call ends",
+                self.open_recordings.len()
+            );
+            self.tl.push(now, What::Note { text });
+        }
         self.facts.duration = Some(now - self.answered_at);
         self.facts.end_reason = Some(reason);
     }
@@ -387,7 +405,12 @@ impl<'a> Call<'a> {
                 }
                 return None;
             }
-            Err(e) => Value::String(format!("{e}")),
+            Err(e) => {
+                let why = if body.trim().is_empty() { "empty".to_owned() } else { format!("not JSON ({e})") };
+                let text = format!("the {from} response is {why}: Vonage needs an NCCO");
+                self.fail(text).await;
+                return None;
+            }
         };
         if replaces && value.as_object().is_some_and(|o| !o.contains_key("action")) {
             self.tl.push(
@@ -415,12 +438,17 @@ impl<'a> Call<'a> {
         }
         let problems: Vec<String> =
             checked.report.errors.iter().map(|p| format!("{}: {}", pointer(&p.pointer), p.message)).collect();
-        let text = format!("NCCO #{} from {from} is invalid: {}", self.facts.nccos, problems.join("; "));
+        self.fail(format!("NCCO #{} from {from} is invalid: {}", self.facts.nccos, problems.join("; "))).await;
+        None
+    }
+
+    /// Reports an NCCO Vonage cannot run: a problem that fails the run, and the `error` event.
+    async fn fail(&mut self, text: String) {
+        let now = self.clock.now();
         self.tl.push(now, What::Problem { text: text.clone() });
         self.facts.problems.push(text);
         let event = payload::error(&self.leg, payload::INVALID_NCCO_REASON, self.clock.iso(now));
         self.app_event("error", event).await;
-        None
     }
 
     async fn answer(&mut self, url: &str, method: HttpMethod) -> Option<Ncco> {
