@@ -31,48 +31,48 @@ pub enum Command {
     Simulate(SimulateArgs),
 }
 
-/// `ncco-host dev [PATH...] [--listen ADDR] [--public-url URL] [--data-dir DIR] [--state SPEC]`
+/// What `serve` and `dev` share: where to listen, the public URL, the data directory and state.
 #[derive(Debug, Args)]
-pub struct DevArgs {
-    /// Plugin crate folders (default: every crate in the workspace's `plugins/`).
-    #[arg(value_name = "PATH")]
-    pub paths: Vec<PathBuf>,
-    /// Address to listen on (loopback by default).
-    #[arg(long, value_name = "ADDR")]
-    pub listen: Option<SocketAddr>,
-    /// Base URL Vonage reaches this host at (default `http://ADDR`).
-    #[arg(long, value_name = "URL")]
-    pub public_url: Option<String>,
-    /// Where built plugins, compiled artifacts and state are kept (default `.ncco-host`).
-    #[arg(long, value_name = "DIR")]
-    pub data_dir: Option<PathBuf>,
-    /// State backend, as for `serve`.
-    #[arg(long, value_name = "SPEC")]
-    pub state: Option<String>,
-}
-
-/// `ncco-host serve --plugins DIR [--listen ADDR] [--public-url URL] [--data-dir DIR] [--config FILE]`
-#[derive(Debug, Args)]
-pub struct ServeArgs {
-    /// The plugin tree: `<tenant>/<app>.wasm`, optional `<tenant>/<app>.toml` and `<tenant>/tenant.toml`.
-    #[arg(long, value_name = "DIR")]
-    pub plugins: Option<PathBuf>,
+pub struct HostArgs {
     /// Address to listen on (loopback by default; port 0 picks a free port).
     #[arg(long, value_name = "ADDR")]
     pub listen: Option<SocketAddr>,
     /// Base URL Vonage reaches this host at (default `http://ADDR`); callback URLs are built from it.
     #[arg(long, value_name = "URL")]
     pub public_url: Option<String>,
-    /// Where compiled artifacts (and state) are kept (default `.ncco-host` in the working directory).
+    /// Where compiled artifacts and state are kept (default `.ncco-host` in the working directory).
     #[arg(long, value_name = "DIR")]
     pub data_dir: Option<PathBuf>,
-    /// A TOML file with the same settings and operator limits; the command line wins.
-    #[arg(long, value_name = "FILE")]
-    pub config: Option<PathBuf>,
     /// Where plugin state and version pins live: `redis://HOST:PORT/DB` (several hosts), `memory`, or
     /// a redb file (default `<data-dir>/state.redb`).
     #[arg(long, value_name = "SPEC")]
     pub state: Option<String>,
+}
+
+/// `ncco-host dev [PATH...] [--listen ADDR] [--public-url URL] [--data-dir DIR] [--state SPEC]`
+#[derive(Debug, Args)]
+pub struct DevArgs {
+    /// Plugin crate folders (default: every crate in the workspace's `plugins/`).
+    #[arg(value_name = "PATH")]
+    pub paths: Vec<PathBuf>,
+    /// Listening, data and state.
+    #[command(flatten)]
+    pub host: HostArgs,
+}
+
+/// `ncco-host serve --plugins DIR [--listen ADDR] [--public-url URL] [--data-dir DIR] [--state SPEC]
+/// [--config FILE]`
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// The plugin tree: `<tenant>/<app>.wasm`, optional `<tenant>/<app>.toml` and `<tenant>/tenant.toml`.
+    #[arg(long, value_name = "DIR")]
+    pub plugins: Option<PathBuf>,
+    /// Listening, data and state.
+    #[command(flatten)]
+    pub host: HostArgs,
+    /// A TOML file with the same settings and operator limits; the command line wins.
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
 }
 
 /// `ncco-host check [--strict] [--json] FILE...`

@@ -48,11 +48,11 @@ fn resolve(args: ServeArgs) -> anyhow::Result<ServeConfig> {
     let plugins =
         args.plugins.or(file.plugins).context("no plugin directory: give --plugins DIR (or `plugins` in --config)")?;
     let mut config = ServeConfig::new(plugins);
-    if let Some(listen) = args.listen.or(file.listen) {
+    if let Some(listen) = args.host.listen.or(file.listen) {
         config.listen = listen;
     }
-    config.public_url = args.public_url.or(file.public_url);
-    if let Some(dir) = args.data_dir.or(file.data_dir) {
+    config.public_url = args.host.public_url.or(file.public_url);
+    if let Some(dir) = args.host.data_dir.or(file.data_dir) {
         config.data_dir = dir;
     }
     if let Some(n) = file.max_concurrent {
@@ -64,7 +64,7 @@ fn resolve(args: ServeArgs) -> anyhow::Result<ServeConfig> {
     if let Some(n) = file.max_body_bytes {
         config.max_body_bytes = n;
     }
-    if let Some(spec) = args.state.or(file.state) {
+    if let Some(spec) = args.host.state.or(file.state) {
         config.state = Some(ncco_host::state::StateBackend::parse(&spec));
     }
     if let Some(secs) = file.signature_window_secs {
@@ -76,16 +76,16 @@ fn resolve(args: ServeArgs) -> anyhow::Result<ServeConfig> {
 fn run_dev(args: DevArgs) -> anyhow::Result<()> {
     init_logging();
     let plugins = ncco_host::dev::discover(&args.paths)?;
-    let data_dir = args.data_dir.unwrap_or_else(|| ncco_host::config::DEFAULT_DATA_DIR.into());
+    let data_dir = args.host.data_dir.unwrap_or_else(|| ncco_host::config::DEFAULT_DATA_DIR.into());
     let tenant_dir = data_dir.join("dev-plugins").join(ncco_host::dev::DEV_TENANT);
     std::fs::create_dir_all(&tenant_dir).with_context(|| format!("creating {}", tenant_dir.display()))?;
     let mut config = ServeConfig::new(data_dir.join("dev-plugins"));
     config.data_dir = data_dir;
-    if let Some(listen) = args.listen {
+    if let Some(listen) = args.host.listen {
         config.listen = listen;
     }
-    config.public_url = args.public_url;
-    config.state = args.state.as_deref().map(ncco_host::state::StateBackend::parse);
+    config.public_url = args.host.public_url;
+    config.state = args.host.state.as_deref().map(ncco_host::state::StateBackend::parse);
     ncco_host::dev::ensure_wasm_target();
     for plugin in &plugins {
         if let Err(e) = ncco_host::dev::build_and_publish(plugin, &tenant_dir) {
