@@ -9,6 +9,9 @@
 //! // Call state: counts attempts within this call only; gone after the call completes.
 //! let attempts: u32 = call::get_json("attempts").unwrap_or(0) + 1;
 //! call::set_json("attempts", &attempts);
+//! // Text is stored as its UTF-8 bytes.
+//! call::set_str("department", "Sales");
+//! assert_eq!(call::get_string("department").as_deref(), Some("Sales"));
 //!
 //! // App state: shared by every call of the app; this key lives one day.
 //! app::set_json("last-departments", &departments, Some(86_400));
@@ -52,6 +55,16 @@ pub mod call {
         wit::call_delete(key);
     }
 
+    /// Reads `key` as UTF-8 text; `None` when absent or not UTF-8.
+    pub fn get_string(key: &str) -> Option<String> {
+        get(key).and_then(|b| String::from_utf8(b).ok())
+    }
+
+    /// Stores the text `value` (as its UTF-8 bytes) under `key` for this call.
+    pub fn set_str(key: &str, value: &str) {
+        set(key, value.as_bytes());
+    }
+
     /// Reads `key` as JSON into `T`; `None` when absent or unreadable.
     pub fn get_json<T: DeserializeOwned>(key: &str) -> Option<T> {
         get(key).and_then(|b| serde_json::from_slice(&b).ok())
@@ -82,6 +95,16 @@ pub mod app {
     /// Deletes `key`.
     pub fn delete(key: &str) {
         wit::app_delete(key);
+    }
+
+    /// Reads `key` as UTF-8 text; `None` when absent or not UTF-8.
+    pub fn get_string(key: &str) -> Option<String> {
+        get(key).and_then(|b| String::from_utf8(b).ok())
+    }
+
+    /// Stores the text `value` (as its UTF-8 bytes) under `key`, for `ttl_seconds` or until deleted.
+    pub fn set_str(key: &str, value: &str, ttl_seconds: Option<u32>) {
+        set(key, value.as_bytes(), ttl_seconds);
     }
 
     /// Reads `key` as JSON into `T`; `None` when absent or unreadable.

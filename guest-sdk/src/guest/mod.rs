@@ -19,6 +19,7 @@
 
 mod context;
 pub mod host;
+pub mod vars;
 
 use std::marker::PhantomData;
 

@@ -19,6 +19,14 @@ pub const MAX_CONVERSATION_PARTICIPANTS: usize = 50;
 /// let guest = Conversation::new("standup").attendee("https://example.com/hold.mp3");
 /// assert_eq!(host.end_on_exit, Some(true));
 /// assert_eq!(guest.start_on_enter, Some(false));
+///
+/// // A coach: does not start the call, hears both legs, and only the agent hears them.
+/// let coach = Conversation::new("support-call")
+///     .start_on_enter(false)
+///     .end_on_exit(false)
+///     .can_hear(["LEG-AGENT", "LEG-CUSTOMER"])
+///     .can_speak(["LEG-AGENT"]);
+/// assert_eq!(coach.can_speak, Some(vec!["LEG-AGENT".to_owned()]));
 /// ```
 #[derive(Debug, Clone, PartialEq, Default, Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -67,16 +75,43 @@ impl Conversation {
     }
 
     /// A moderator: starts the conversation on entering and ends it on leaving.
-    pub fn moderator(mut self) -> Self {
-        self.start_on_enter = Some(true);
-        self.end_on_exit = Some(true);
-        self
+    pub fn moderator(self) -> Self {
+        self.start_on_enter(true).end_on_exit(true)
     }
 
     /// An attendee: waits with music on hold until a moderator joins.
-    pub fn attendee(mut self, music_on_hold_url: impl Into<String>) -> Self {
-        self.start_on_enter = Some(false);
-        self.music_on_hold_url = Some(vec![music_on_hold_url.into()]);
+    pub fn attendee(self, music_on_hold_url: impl Into<String>) -> Self {
+        self.start_on_enter(false).music_on_hold(music_on_hold_url)
+    }
+
+    /// Sets `startOnEnter`: whether the conversation starts when this leg joins (Vonage's default
+    /// true; false keeps the leg waiting, with music on hold, until a leg with true joins).
+    pub fn start_on_enter(mut self, on: bool) -> Self {
+        self.start_on_enter = Some(on);
+        self
+    }
+
+    /// Sets `endOnExit`: whether the conversation ends when this leg leaves (Vonage's default false).
+    pub fn end_on_exit(mut self, on: bool) -> Self {
+        self.end_on_exit = Some(on);
+        self
+    }
+
+    /// Sets `musicOnHoldUrl`: the audio played to this leg until the conversation starts.
+    pub fn music_on_hold(mut self, url: impl Into<String>) -> Self {
+        self.music_on_hold_url = Some(vec![url.into()]);
+        self
+    }
+
+    /// Sets `canHear`: the leg ids this leg hears (none, when empty).
+    pub fn can_hear<S: Into<String>>(mut self, legs: impl IntoIterator<Item = S>) -> Self {
+        self.can_hear = Some(legs.into_iter().map(Into::into).collect());
+        self
+    }
+
+    /// Sets `canSpeak`: the leg ids that hear this leg (none, when empty). Not with `mute`.
+    pub fn can_speak<S: Into<String>>(mut self, legs: impl IntoIterator<Item = S>) -> Self {
+        self.can_speak = Some(legs.into_iter().map(Into::into).collect());
         self
     }
 

@@ -42,11 +42,7 @@ impl Endpoint {
 
     /// A websocket endpoint at `uri` with audio `content_type`.
     pub fn websocket(uri: impl Into<String>, content_type: ContentType) -> Self {
-        Endpoint::Websocket(WebsocketEndpoint {
-            uri: uri.into(),
-            content_type: Some(content_type),
-            ..WebsocketEndpoint::default()
-        })
+        Endpoint::Websocket(WebsocketEndpoint::new(uri, content_type))
     }
 
     /// A SIP endpoint for `uri` (`sip:` or `sips:`).
@@ -143,6 +139,17 @@ pub enum WebsocketAuthorization {
 }
 
 /// `websocket` endpoint.
+///
+/// ```
+/// use ncco_sdk::ncco::{Connect, ContentType, Endpoint, WebsocketAuthorization, WebsocketEndpoint};
+/// let bot = WebsocketEndpoint::new("wss://bot.example.com/socket", ContentType::L16Rate16000)
+///     .header("caller", "447700900123")
+///     .header("attempt", 1)
+///     .authorization(WebsocketAuthorization::Vonage);
+/// assert_eq!(bot.headers.as_ref().map(|h| h.len()), Some(2));
+/// let connect = Connect::to(Endpoint::Websocket(bot));
+/// # let _ = connect;
+/// ```
 #[derive(Debug, Clone, PartialEq, Default, Serialize)]
 pub struct WebsocketEndpoint {
     /// `ws://` or `wss://` URI.
@@ -159,6 +166,25 @@ pub struct WebsocketEndpoint {
     /// Keys the model does not know, kept as they were.
     #[serde(flatten)]
     pub extra: Map<String, Value>,
+}
+
+impl WebsocketEndpoint {
+    /// A websocket endpoint at `uri` (`ws://` or `wss://`) with audio `content_type`.
+    pub fn new(uri: impl Into<String>, content_type: ContentType) -> Self {
+        WebsocketEndpoint { uri: uri.into(), content_type: Some(content_type), ..WebsocketEndpoint::default() }
+    }
+
+    /// Adds (or replaces) the header `key` of `headers`; headers keep the order they were added in.
+    pub fn header(mut self, key: impl Into<String>, value: impl Into<Value>) -> Self {
+        self.headers.get_or_insert_with(Map::new).insert(key.into(), value.into());
+        self
+    }
+
+    /// Sets `authorization`.
+    pub fn authorization(mut self, authorization: WebsocketAuthorization) -> Self {
+        self.authorization = Some(authorization);
+        self
+    }
 }
 
 /// `sip` endpoint: either `uri`, or `user` and `domain`.
@@ -193,6 +219,25 @@ pub struct VbcEndpoint {
     /// Keys the model does not know, kept as they were.
     #[serde(flatten)]
     pub extra: Map<String, Value>,
+}
+
+/// The E.164 digits (no `+`) of a phone number as people write it, or `None` when it is not one.
+///
+/// Surrounding white space and a leading `+` are dropped, and so are spaces, dashes and dots
+/// between the digits; what remains must be 1 to 15 ASCII digits. The result is what a `phone`
+/// endpoint's `number` or a `connect`'s `from` takes.
+///
+/// ```
+/// use ncco_sdk::ncco::normalize_phone_number;
+/// assert_eq!(normalize_phone_number("+44 7700 900001").as_deref(), Some("447700900001"));
+/// assert_eq!(normalize_phone_number("1-555-010.0199").as_deref(), Some("15550100199"));
+/// assert_eq!(normalize_phone_number("(0) 7700 900001"), None);
+/// assert_eq!(normalize_phone_number("alice"), None);
+/// ```
+pub fn normalize_phone_number(raw: &str) -> Option<String> {
+    let digits: String = raw.trim().trim_start_matches('+').chars().filter(|c| !matches!(c, ' ' | '-' | '.')).collect();
+    let ok = (1..=15).contains(&digits.len()) && digits.bytes().all(|b| b.is_ascii_digit());
+    ok.then_some(digits)
 }
 
 /// Reports `number` unless it is E.164 digits (a leading `+` is a lenient form).

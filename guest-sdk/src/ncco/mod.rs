@@ -24,7 +24,7 @@ pub use connect::{AdvancedMachineDetection, AmdMode, Connect, EventType, Machine
 pub use conversation::{Conversation, MAX_CONVERSATION_PARTICIPANTS};
 pub use endpoint::{
     AppEndpoint, ContentType, Endpoint, MAX_CUSTOM_AUTHORIZATION_CHARS, MAX_WEBSOCKET_HEADERS_BYTES, OnAnswer,
-    PhoneEndpoint, SipEndpoint, VbcEndpoint, WebsocketAuthorization, WebsocketEndpoint,
+    PhoneEndpoint, SipEndpoint, VbcEndpoint, WebsocketAuthorization, WebsocketEndpoint, normalize_phone_number,
 };
 pub use input::{Dtmf, Input, InputMode, InputType, Speech};
 pub use notify::Notify;

@@ -50,6 +50,21 @@ impl RecordEvent {
             extra: f.finish(),
         })
     }
+
+    /// The recording's length in whole seconds (rounded), from `start_time` and `end_time`; `None`
+    /// when either is absent or not a time [`unix_millis`](super::unix_millis) reads.
+    ///
+    /// ```
+    /// use ncco_sdk::webhook::Event;
+    /// let json = br#"{"recording_url":"https://api.nexmo.com/v1/files/1",
+    ///     "start_time":"2026-05-04T09:16:00Z","end_time":"2026-05-04T09:16:42.900Z"}"#;
+    /// let Event::Record(record) = Event::from_json(json)? else { unreachable!() };
+    /// assert_eq!(record.duration_seconds(), Some(43));
+    /// # Ok::<(), ncco_sdk::webhook::WebhookError>(())
+    /// ```
+    pub fn duration_seconds(&self) -> Option<u64> {
+        super::seconds_between(self.start_time.as_deref()?, self.end_time.as_deref()?)
+    }
 }
 
 /// A leg moved from one conversation to another.

@@ -32,6 +32,7 @@ mod lenient;
 mod rtc;
 mod rtc_body;
 mod status;
+mod time;
 
 use std::fmt;
 
@@ -48,6 +49,7 @@ pub use rtc_body::{
     MemberTimestamps, PlayBody, RecordBody, RtcBody, RtcUser, SayBody,
 };
 pub use status::{CallStatus, Direction, DisconnectedBy, StatusDetail, StatusEvent, SubState};
+pub use time::{seconds_between, unix_millis};
 
 /// Whether Vonage reads an NCCO from the response to a callback (§3.4 of the reference).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]

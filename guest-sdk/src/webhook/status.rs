@@ -42,18 +42,31 @@ wire_enum! {
 }
 
 impl CallStatus {
+    /// True for the states in which a synchronous `connect` failed to reach its endpoint (§3.4):
+    /// `busy`, `unanswered`, `failed`, `rejected` and `timeout`. An NCCO answering one of them
+    /// replaces the running NCCO, so the caller can be offered something else.
+    ///
+    /// ```
+    /// use ncco_sdk::webhook::CallStatus;
+    /// assert!(CallStatus::Busy.is_connect_failure());
+    /// assert!(!CallStatus::Disconnected.is_connect_failure());
+    /// assert!(!CallStatus::Completed.is_connect_failure());
+    /// ```
+    pub fn is_connect_failure(&self) -> bool {
+        matches!(
+            self,
+            CallStatus::Busy | CallStatus::Unanswered | CallStatus::Failed | CallStatus::Rejected | CallStatus::Timeout
+        )
+    }
+
     /// Whether an NCCO in the response is read (§3.4): it replaces the running NCCO for `disconnected`
-    /// and for the synchronous-connect outcomes `busy`, `unanswered`, `rejected`, `failed`, `timeout`;
+    /// and for the synchronous-connect failures ([`is_connect_failure`](Self::is_connect_failure));
     /// every other status is a plain notification.
     pub fn response_ncco(&self) -> ResponseNcco {
-        match self {
-            CallStatus::Busy
-            | CallStatus::Unanswered
-            | CallStatus::Rejected
-            | CallStatus::Failed
-            | CallStatus::Timeout
-            | CallStatus::Disconnected => ResponseNcco::OptionalReplaces,
-            _ => ResponseNcco::Ignored,
+        if self.is_connect_failure() || *self == CallStatus::Disconnected {
+            ResponseNcco::OptionalReplaces
+        } else {
+            ResponseNcco::Ignored
         }
     }
 }
