@@ -39,12 +39,11 @@
 //! oldest first, kept 30 days after its last change).
 
 mod settings;
-mod timestamp;
 mod voicemail;
 
 use ncco_sdk::guest::host::call;
 use ncco_sdk::guest::{Context, Plugin, PluginError};
-use ncco_sdk::ncco::{Connect, Endpoint, Ncco};
+use ncco_sdk::ncco::{Connect, Endpoint, Ncco, normalize_phone_number};
 use ncco_sdk::webhook::{AnswerRequest, CallStatus, Event};
 
 use settings::Settings;
@@ -63,7 +62,7 @@ struct CallForwarding;
 impl Plugin for CallForwarding {
     fn answer(ctx: &Context, request: AnswerRequest) -> Result<Ncco, PluginError> {
         let settings = Settings::load();
-        let caller = request.caller().map(|c| settings::phone_number(c).unwrap_or_else(|| c.to_owned()));
+        let caller = request.caller().map(|c| normalize_phone_number(c).unwrap_or_else(|| c.to_owned()));
         if caller.is_some() && caller == settings.owner {
             let messages = voicemail::load();
             ncco_sdk::info!("the owner is listening to {} messages", messages.len());
@@ -72,17 +71,17 @@ impl Plugin for CallForwarding {
                 .then(voicemail::say(&settings, "Goodbye.")));
         }
         match &caller {
-            Some(caller) => call::set(CALLER, caller.as_bytes()),
+            Some(caller) => call::set_str(CALLER, caller),
             None => call::delete(CALLER),
         }
         let Some(forward_to) = settings.forward_to.clone() else {
-            call::set(REASON, b"not configured");
+            call::set_str(REASON, "not configured");
             return Ok(voicemail::ncco(&settings, ctx, "Nobody is available to take your call."));
         };
         let mut connect = Connect::to(Endpoint::phone(forward_to.clone()))
             .timeout(settings.ring_timeout)
             .synchronous(ctx.callback_url(FORWARD_CALLBACK));
-        let dialled = request.to.as_deref().and_then(settings::phone_number);
+        let dialled = request.to.as_deref().and_then(normalize_phone_number);
         if let Some(from) = settings.caller_id.clone().or(dialled) {
             connect = connect.from(from);
         }
@@ -96,21 +95,20 @@ impl Plugin for CallForwarding {
 
     fn event(ctx: &Context, event: Event) -> Result<Option<Ncco>, PluginError> {
         match (ctx.callback.as_deref(), event) {
-            (Some(FORWARD_CALLBACK), Event::Status(status)) => {
+            (Some(FORWARD_CALLBACK), Event::Status(status)) if status.status.is_connect_failure() => {
                 let reason = match status.status {
                     CallStatus::Busy => "The line is busy.",
                     CallStatus::Unanswered | CallStatus::Timeout => "Nobody is answering.",
-                    CallStatus::Rejected | CallStatus::Failed => "The call could not be connected.",
-                    _ => return Ok(None),
+                    _ => "The call could not be connected.",
                 };
                 ncco_sdk::info!("the forward ended {}: taking a voicemail", status.status);
-                call::set(REASON, status.status.to_string().as_bytes());
+                call::set_str(REASON, &status.status.to_string());
                 Ok(Some(voicemail::ncco(&Settings::load(), ctx, reason)))
             }
             (Some(RECORDING_CALLBACK), Event::Record(record)) => {
                 let settings = Settings::load();
-                let caller = call::get(CALLER).and_then(|b| String::from_utf8(b).ok());
-                let reason = call::get(REASON).and_then(|b| String::from_utf8(b).ok());
+                let caller = call::get_string(CALLER);
+                let reason = call::get_string(REASON);
                 let Some(message) = Message::from_record(&record, caller, reason) else {
                     ncco_sdk::warn!("a record event without recording_url: nothing to store");
                     return Ok(None);

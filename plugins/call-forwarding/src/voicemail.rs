@@ -9,7 +9,6 @@ use serde::{Deserialize, Serialize};
 
 use crate::RECORDING_CALLBACK;
 use crate::settings::{LATEST, RETENTION_DAYS, Settings};
-use crate::timestamp::seconds_between;
 
 /// The app-state key of the message list.
 pub const MESSAGES: &str = "messages";
@@ -34,15 +33,11 @@ pub struct Message {
 impl Message {
     /// The message a `record` event describes; `None` without a recording URL.
     pub fn from_record(event: &RecordEvent, caller: Option<String>, reason: Option<String>) -> Option<Message> {
-        let duration_seconds = match (&event.start_time, &event.end_time) {
-            (Some(start), Some(end)) => seconds_between(start, end),
-            _ => None,
-        };
         Some(Message {
             caller,
             recording_url: event.recording_url.clone()?,
             recording_uuid: event.recording_uuid.clone(),
-            duration_seconds,
+            duration_seconds: event.duration_seconds(),
             received_at: event.end_time.clone().or_else(|| event.timestamp.clone()),
             reason,
         })
@@ -103,9 +98,5 @@ pub fn summary(messages: &[Message]) -> String {
 
 /// A talk in the configured language.
 pub fn say(settings: &Settings, text: impl Into<String>) -> Talk {
-    let talk = Talk::new(text);
-    match &settings.language {
-        Some(language) => talk.language(language.clone()),
-        None => talk,
-    }
+    Talk { language: settings.language.clone(), ..Talk::new(text) }
 }

@@ -144,11 +144,10 @@ fn room(settings: &Settings, ctx: &Context, role: Option<Role>) -> Conversation 
     let mut conversation = match role {
         Some(Role::Moderator) => Conversation::new(settings.room.clone()).moderator(),
         Some(Role::Attendee) => {
-            let mut c = match &settings.music_on_hold_url {
-                Some(url) => Conversation::new(settings.room.clone()).attendee(url.clone()),
-                None => Conversation { start_on_enter: Some(false), ..Conversation::new(settings.room.clone()) },
-            };
-            c.end_on_exit = Some(false);
+            let mut c = Conversation::new(settings.room.clone()).start_on_enter(false).end_on_exit(false);
+            if let Some(url) = &settings.music_on_hold_url {
+                c = c.music_on_hold(url.clone());
+            }
             if settings.mute_attendees {
                 c = c.mute(true);
             }
@@ -164,11 +163,7 @@ fn room(settings: &Settings, ctx: &Context, role: Option<Role>) -> Conversation 
 
 /// A talk in the configured language.
 fn say(settings: &Settings, text: impl Into<String>) -> Talk {
-    let talk = Talk::new(text);
-    match &settings.language {
-        Some(language) => talk.language(language.clone()),
-        None => talk,
-    }
+    Talk { language: settings.language.clone(), ..Talk::new(text) }
 }
 
 ncco_sdk::export_plugin!(ConferencePlugin);

@@ -1,6 +1,7 @@
 //! The conference's variables (`[vars]` of the app's TOML), read with their defaults.
 
 use ncco_sdk::guest::host::config;
+use ncco_sdk::guest::vars;
 
 /// The room when `room` is not set.
 pub const DEFAULT_ROOM: &str = "conference";
@@ -54,19 +55,16 @@ impl Settings {
             }
         };
         Settings {
-            room: config("room")
-                .map(|r| r.trim().to_owned())
-                .filter(|r| !r.is_empty())
-                .unwrap_or_else(|| DEFAULT_ROOM.to_owned()),
+            room: vars::text("room", DEFAULT_ROOM).trim().to_owned(),
             moderator_pin: pin("moderator_pin"),
             attendee_pin: pin("attendee_pin"),
-            max_retries: whole("max_retries", DEFAULT_MAX_RETRIES, 0, 10),
+            max_retries: vars::number("max_retries", DEFAULT_MAX_RETRIES, 0..=10),
             music_on_hold_url,
-            record: flag("record"),
-            mute_attendees: flag("mute_attendees"),
-            welcome: config("welcome").filter(|t| !t.trim().is_empty()).unwrap_or_else(|| DEFAULT_WELCOME.to_owned()),
-            language: config("language").filter(|l| !l.trim().is_empty()),
-            input_timeout: whole("input_timeout", DEFAULT_INPUT_TIMEOUT, 1, 10),
+            record: vars::flag("record", false),
+            mute_attendees: vars::flag("mute_attendees", false),
+            welcome: vars::text("welcome", DEFAULT_WELCOME),
+            language: vars::optional_text("language", None),
+            input_timeout: vars::number("input_timeout", DEFAULT_INPUT_TIMEOUT, 1..=10),
         }
     }
 
@@ -87,29 +85,4 @@ fn pin(name: &str) -> Option<String> {
     }
     ncco_sdk::warn!("{name}: a PIN is 1 to {MAX_PIN_DIGITS} digits; ignoring the one set");
     None
-}
-
-/// A boolean variable (`true`/`false`, `yes`/`no`, `1`/`0`), false when unset.
-fn flag(name: &str) -> bool {
-    let Some(raw) = config(name) else { return false };
-    match raw.trim().to_ascii_lowercase().as_str() {
-        "true" | "yes" | "1" | "on" => true,
-        "false" | "no" | "0" | "off" | "" => false,
-        _ => {
-            ncco_sdk::warn!("{name}: {raw:?} is not true or false; using false");
-            false
-        }
-    }
-}
-
-/// A whole-number variable within `min..=max`, or `default` (with a warning) when it is not one.
-fn whole(name: &str, default: u32, min: u32, max: u32) -> u32 {
-    let Some(raw) = config(name) else { return default };
-    match raw.trim().parse::<u32>() {
-        Ok(n) if (min..=max).contains(&n) => n,
-        _ => {
-            ncco_sdk::warn!("{name}: {raw:?} is not a whole number from {min} to {max}; using {default}");
-            default
-        }
-    }
 }

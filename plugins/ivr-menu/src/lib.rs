@@ -40,8 +40,8 @@ mod settings;
 
 use ncco_sdk::guest::host::call;
 use ncco_sdk::guest::{Context, Plugin, PluginError};
-use ncco_sdk::ncco::Ncco;
-use ncco_sdk::webhook::{AnswerRequest, CallStatus, Event};
+use ncco_sdk::ncco::{Ncco, normalize_phone_number};
+use ncco_sdk::webhook::{AnswerRequest, Event};
 
 use menu::Choice;
 use settings::Settings;
@@ -61,8 +61,8 @@ impl Plugin for IvrMenu {
     fn answer(ctx: &Context, request: AnswerRequest) -> Result<Ncco, PluginError> {
         let settings = Settings::load();
         call::set_json(ATTEMPTS, &0u32);
-        if let Some(dialled) = request.to.as_deref().and_then(settings::phone_number) {
-            call::set(DIALLED, dialled.as_bytes());
+        if let Some(dialled) = request.to.as_deref().and_then(normalize_phone_number) {
+            call::set_str(DIALLED, &dialled);
         }
         ncco_sdk::info!(
             "menu for {} with {} departments",
@@ -79,9 +79,9 @@ impl Plugin for IvrMenu {
                 let ncco = match menu::choose(&settings.departments, &input) {
                     Choice::Department(department) => {
                         ncco_sdk::info!("routing to {} ({:?})", department.name, department.target);
-                        call::set(DEPARTMENT, department.name.as_bytes());
-                        let dialled = call::get(DIALLED).and_then(|b| String::from_utf8(b).ok());
-                        let dialled = dialled.or_else(|| input.to.as_deref().and_then(settings::phone_number));
+                        call::set_str(DEPARTMENT, &department.name);
+                        let dialled = call::get_string(DIALLED);
+                        let dialled = dialled.or_else(|| input.to.as_deref().and_then(normalize_phone_number));
                         menu::route(&settings, ctx, department, dialled.as_deref())
                     }
                     Choice::Unknown => retry(&settings, ctx, "Sorry, that is not one of the options."),
@@ -89,20 +89,12 @@ impl Plugin for IvrMenu {
                 };
                 Ok(Some(ncco))
             }
-            (Some(ROUTE_CALLBACK), Event::Status(status)) => match status.status {
-                CallStatus::Busy
-                | CallStatus::Unanswered
-                | CallStatus::Rejected
-                | CallStatus::Failed
-                | CallStatus::Timeout => {
-                    let settings = Settings::load();
-                    let name = call::get(DEPARTMENT).and_then(|b| String::from_utf8(b).ok());
-                    let name = name.unwrap_or_else(|| "that department".to_owned());
-                    ncco_sdk::info!("{name} did not take the call: {}", status.status);
-                    Ok(Some(retry(&settings, ctx, &format!("Sorry, {name} is not available right now."))))
-                }
-                _ => Ok(None),
-            },
+            (Some(ROUTE_CALLBACK), Event::Status(status)) if status.status.is_connect_failure() => {
+                let settings = Settings::load();
+                let name = call::get_string(DEPARTMENT).unwrap_or_else(|| "that department".to_owned());
+                ncco_sdk::info!("{name} did not take the call: {}", status.status);
+                Ok(Some(retry(&settings, ctx, &format!("Sorry, {name} is not available right now."))))
+            }
             _ => Ok(None),
         }
     }

@@ -24,11 +24,7 @@ pub enum Choice<'a> {
 
 /// A talk in the menu's language.
 pub fn say(settings: &Settings, text: impl Into<String>) -> Talk {
-    let talk = Talk::new(text);
-    match &settings.language {
-        Some(language) => talk.language(language.clone()),
-        None => talk,
-    }
+    Talk { language: settings.language.clone(), ..Talk::new(text) }
 }
 
 /// `lead` (not interruptible), then the menu (interruptible), then the input posting to `menu`.

@@ -1,6 +1,8 @@
 //! The menu's variables (`[vars]` of the app's TOML), read with their defaults.
 
 use ncco_sdk::guest::host::config;
+use ncco_sdk::guest::vars;
+use ncco_sdk::ncco::normalize_phone_number;
 
 /// The departments when `departments` is not set: two examples in the UK's range for fiction.
 pub const DEFAULT_DEPARTMENTS: &str = "Sales=447700900001, Support=447700900002";
@@ -72,48 +74,17 @@ impl Settings {
             ncco_sdk::warn!("departments: nothing usable in {text:?}; using {DEFAULT_DEPARTMENTS:?}");
             departments = parse_departments(DEFAULT_DEPARTMENTS).0;
         }
-        let caller_id = config("caller_id").and_then(|raw| {
-            let number = phone_number(&raw);
-            if number.is_none() {
-                ncco_sdk::warn!("caller_id: {raw:?} is not a phone number; using the dialled number");
-            }
-            number
-        });
         Settings {
             departments,
-            max_retries: number("max_retries", DEFAULT_MAX_RETRIES, 0, 10),
-            caller_id,
-            greeting: text_var("greeting", DEFAULT_GREETING),
-            goodbye: text_var("goodbye", DEFAULT_GOODBYE),
-            language: config("language").filter(|l| !l.trim().is_empty()),
-            ring_timeout: number("ring_timeout", DEFAULT_RING_TIMEOUT, 3, 7200),
-            input_timeout: number("input_timeout", DEFAULT_INPUT_TIMEOUT, 1, 10),
+            caller_id: vars::phone_else("caller_id", "using the dialled number"),
+            max_retries: vars::number("max_retries", DEFAULT_MAX_RETRIES, 0..=10),
+            greeting: vars::text("greeting", DEFAULT_GREETING),
+            goodbye: vars::text("goodbye", DEFAULT_GOODBYE),
+            language: vars::optional_text("language", None),
+            ring_timeout: vars::number("ring_timeout", DEFAULT_RING_TIMEOUT, 3..=7200),
+            input_timeout: vars::number("input_timeout", DEFAULT_INPUT_TIMEOUT, 1..=10),
         }
     }
-}
-
-/// A text variable, or `default` when unset or blank.
-fn text_var(name: &str, default: &str) -> String {
-    config(name).filter(|t| !t.trim().is_empty()).unwrap_or_else(|| default.to_owned())
-}
-
-/// A whole-number variable within `min..=max`, or `default` (with a warning) when it is not one.
-fn number(name: &str, default: u32, min: u32, max: u32) -> u32 {
-    let Some(raw) = config(name) else { return default };
-    match raw.trim().parse::<u32>() {
-        Ok(n) if (min..=max).contains(&n) => n,
-        _ => {
-            ncco_sdk::warn!("{name}: {raw:?} is not a whole number from {min} to {max}; using {default}");
-            default
-        }
-    }
-}
-
-/// E.164 digits from a number as people write it (`+44 7700 900001`, `(0) 7700-900001` is not one).
-pub fn phone_number(raw: &str) -> Option<String> {
-    let digits: String = raw.trim().trim_start_matches('+').chars().filter(|c| !matches!(c, ' ' | '-' | '.')).collect();
-    let ok = (1..=15).contains(&digits.len()) && digits.bytes().all(|b| b.is_ascii_digit());
-    ok.then_some(digits)
 }
 
 /// Reads `Name=target, Name=target, …` into departments keyed 1, 2, … in order; returns the entries
@@ -127,7 +98,7 @@ pub fn parse_departments(text: &str) -> (Vec<Department>, Vec<String>) {
             let target = if target.starts_with("CON-") && target.len() > 4 {
                 Target::Conversation(target.to_owned())
             } else {
-                Target::Phone(phone_number(target)?)
+                Target::Phone(normalize_phone_number(target)?)
             };
             (!name.is_empty()).then(|| (name.to_owned(), target))
         });

@@ -38,11 +38,10 @@
 
 mod mailbox;
 mod settings;
-mod timestamp;
 
 use ncco_sdk::guest::host::call;
 use ncco_sdk::guest::{Context, Plugin, PluginError};
-use ncco_sdk::ncco::{Ncco, Record, Talk};
+use ncco_sdk::ncco::{Ncco, Record, Talk, normalize_phone_number};
 use ncco_sdk::webhook::{AnswerRequest, Event};
 
 use mailbox::Message;
@@ -58,7 +57,7 @@ struct Voicemail;
 impl Plugin for Voicemail {
     fn answer(ctx: &Context, request: AnswerRequest) -> Result<Ncco, PluginError> {
         let settings = Settings::load();
-        let caller = request.caller().map(|c| settings::phone_number(c).unwrap_or_else(|| c.to_owned()));
+        let caller = request.caller().map(|c| normalize_phone_number(c).unwrap_or_else(|| c.to_owned()));
         if caller.is_some() && caller == settings.owner {
             let messages = mailbox::load(&settings);
             ncco_sdk::info!("the owner is listening to {} messages", messages.len());
@@ -67,7 +66,7 @@ impl Plugin for Voicemail {
                 .then(say(&settings, "Goodbye.")));
         }
         match &caller {
-            Some(caller) => call::set(CALLER, caller.as_bytes()),
+            Some(caller) => call::set_str(CALLER, caller),
             None => call::delete(CALLER),
         }
         let mut record = Record::new(ctx.callback_url(RECORDING_CALLBACK))
@@ -86,7 +85,7 @@ impl Plugin for Voicemail {
     fn event(ctx: &Context, event: Event) -> Result<Option<Ncco>, PluginError> {
         if let (Some(RECORDING_CALLBACK), Event::Record(record)) = (ctx.callback.as_deref(), &event) {
             let settings = Settings::load();
-            let caller = call::get(CALLER).and_then(|b| String::from_utf8(b).ok());
+            let caller = call::get_string(CALLER);
             let Some(message) = Message::from_record(record, caller) else {
                 ncco_sdk::warn!("a record event without recording_url: nothing to store");
                 return Ok(None);
@@ -105,11 +104,7 @@ impl Plugin for Voicemail {
 
 /// A talk in the mailbox's language.
 fn say(settings: &Settings, text: impl Into<String>) -> Talk {
-    let talk = Talk::new(text);
-    match &settings.language {
-        Some(language) => talk.language(language.clone()),
-        None => talk,
-    }
+    Talk { language: settings.language.clone(), ..Talk::new(text) }
 }
 
 ncco_sdk::export_plugin!(Voicemail);

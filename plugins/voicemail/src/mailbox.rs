@@ -4,11 +4,10 @@
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use ncco_sdk::guest::host::app;
-use ncco_sdk::webhook::RecordEvent;
+use ncco_sdk::webhook::{RecordEvent, unix_millis};
 use serde::{Deserialize, Serialize};
 
 use crate::settings::Settings;
-use crate::timestamp::{seconds_between, unix_millis};
 
 /// The app-state key of the message list.
 pub const MESSAGES: &str = "messages";
@@ -35,15 +34,11 @@ pub struct Message {
 impl Message {
     /// The message a `record` event describes, left by `caller`; `None` without a recording URL.
     pub fn from_record(event: &RecordEvent, caller: Option<String>) -> Option<Message> {
-        let duration_seconds = match (&event.start_time, &event.end_time) {
-            (Some(start), Some(end)) => seconds_between(start, end),
-            _ => None,
-        };
         Some(Message {
             caller,
             recording_url: event.recording_url.clone()?,
             recording_uuid: event.recording_uuid.clone(),
-            duration_seconds,
+            duration_seconds: event.duration_seconds(),
             received_at: event.end_time.clone().or_else(|| event.timestamp.clone()),
             size: event.size,
             conversation_uuid: event.conversation_uuid.clone(),

@@ -1,6 +1,7 @@
 //! The mailbox's variables (`[vars]` of the app's TOML), read with their defaults.
 
 use ncco_sdk::guest::host::config;
+use ncco_sdk::guest::vars;
 
 /// Said before the beep when `greeting` is not set.
 pub const DEFAULT_GREETING: &str = "The person you are calling is not available. Please leave a message after the beep, and press the hash key when you are done.";
@@ -15,9 +16,9 @@ pub const DEFAULT_END_ON_KEY: char = '#';
 /// Days a message is kept when `retention_days` is not set (Vonage keeps recordings for 30 days).
 pub const DEFAULT_RETENTION_DAYS: u32 = 30;
 /// Messages kept when `max_messages` is not set (the oldest go first).
-pub const DEFAULT_MAX_MESSAGES: u32 = 100;
+pub const DEFAULT_MAX_MESSAGES: usize = 100;
 /// Latest messages read out to the owner when `latest` is not set.
-pub const DEFAULT_LATEST: u32 = 3;
+pub const DEFAULT_LATEST: usize = 3;
 
 /// Every variable of the mailbox, resolved.
 #[derive(Debug, Clone)]
@@ -47,13 +48,7 @@ pub struct Settings {
 impl Settings {
     /// Reads the variables, logging (and replacing by defaults) the ones that cannot be used.
     pub fn load() -> Settings {
-        let owner = config("owner").and_then(|raw| {
-            let number = phone_number(&raw);
-            if number.is_none() {
-                ncco_sdk::warn!("owner: {raw:?} is not a phone number; nobody hears the messages");
-            }
-            number
-        });
+        let owner = vars::phone_else("owner", "nobody hears the messages");
         let end_on_key = match config("end_on_key") {
             None => DEFAULT_END_ON_KEY,
             Some(raw) => match raw.trim().chars().collect::<Vec<_>>()[..] {
@@ -64,7 +59,7 @@ impl Settings {
                 }
             },
         };
-        let end_on_silence = match number("end_on_silence", DEFAULT_END_ON_SILENCE, 0, 10) {
+        let end_on_silence = match vars::number("end_on_silence", DEFAULT_END_ON_SILENCE, 0..=10) {
             0 => None,
             n @ 1..=2 => {
                 ncco_sdk::warn!("end_on_silence: {n} is below Vonage's 3 seconds; using 3");
@@ -74,39 +69,15 @@ impl Settings {
         };
         Settings {
             owner,
-            greeting: text_var("greeting", DEFAULT_GREETING),
-            goodbye: text_var("goodbye", DEFAULT_GOODBYE),
-            language: config("language").filter(|l| !l.trim().is_empty()),
-            max_length: number("max_length", DEFAULT_MAX_LENGTH, 3, 7200),
+            greeting: vars::text("greeting", DEFAULT_GREETING),
+            goodbye: vars::text("goodbye", DEFAULT_GOODBYE),
+            language: vars::optional_text("language", None),
+            max_length: vars::number("max_length", DEFAULT_MAX_LENGTH, 3..=7200),
             end_on_silence,
             end_on_key,
-            retention_days: number("retention_days", DEFAULT_RETENTION_DAYS, 1, 3650),
-            max_messages: number("max_messages", DEFAULT_MAX_MESSAGES, 1, 500) as usize,
-            latest: number("latest", DEFAULT_LATEST, 0, 10) as usize,
+            retention_days: vars::number("retention_days", DEFAULT_RETENTION_DAYS, 1..=3650),
+            max_messages: vars::number("max_messages", DEFAULT_MAX_MESSAGES, 1..=500),
+            latest: vars::number("latest", DEFAULT_LATEST, 0..=10),
         }
     }
-}
-
-/// A text variable, or `default` when unset or blank.
-fn text_var(name: &str, default: &str) -> String {
-    config(name).filter(|t| !t.trim().is_empty()).unwrap_or_else(|| default.to_owned())
-}
-
-/// A whole-number variable within `min..=max`, or `default` (with a warning) when it is not one.
-fn number(name: &str, default: u32, min: u32, max: u32) -> u32 {
-    let Some(raw) = config(name) else { return default };
-    match raw.trim().parse::<u32>() {
-        Ok(n) if (min..=max).contains(&n) => n,
-        _ => {
-            ncco_sdk::warn!("{name}: {raw:?} is not a whole number from {min} to {max}; using {default}");
-            default
-        }
-    }
-}
-
-/// E.164 digits from a number as people write it (`+44 7700 900001`).
-pub fn phone_number(raw: &str) -> Option<String> {
-    let digits: String = raw.trim().trim_start_matches('+').chars().filter(|c| !matches!(c, ' ' | '-' | '.')).collect();
-    let ok = (1..=15).contains(&digits.len()) && digits.bytes().all(|b| b.is_ascii_digit());
-    ok.then_some(digits)
 }

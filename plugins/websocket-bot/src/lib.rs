@@ -61,7 +61,7 @@ impl Plugin for WebsocketBot {
         let settings = Settings::load();
         for (key, value) in [(CALLER, request.caller()), (CALLED, request.to.as_deref())] {
             match value {
-                Some(v) => call::set(key, v.as_bytes()),
+                Some(v) => call::set_str(key, v),
                 None => call::delete(key),
             }
         }
@@ -96,11 +96,7 @@ impl Plugin for WebsocketBot {
                 ncco_sdk::info!("the bot disconnected after {done} reconnections: goodbye");
                 Ok(Some(Ncco::new().then(say(&settings, settings.goodbye.clone()))))
             }
-            CallStatus::Failed
-            | CallStatus::Unanswered
-            | CallStatus::Rejected
-            | CallStatus::Busy
-            | CallStatus::Timeout => {
+            _ if status.status.is_connect_failure() => {
                 ncco_sdk::warn!("the bot cannot be reached: {}", status.status);
                 Ok(Some(Ncco::new().then(say(&settings, settings.unavailable.clone()))))
             }
@@ -111,25 +107,22 @@ impl Plugin for WebsocketBot {
 
 /// The connect to the bot for connection number `attempt` (1 first); `None` without a usable `uri`.
 fn connect(settings: &Settings, ctx: &Context, attempt: u32) -> Option<Connect> {
-    let uri = settings.uri.clone()?;
-    let endpoint = WebsocketEndpoint {
-        uri,
-        content_type: Some(settings.content_type),
-        headers: Some(headers(settings, ctx, attempt)),
-        authorization: settings.authorization.clone(),
-        ..WebsocketEndpoint::default()
-    };
+    let endpoint = WebsocketEndpoint::new(settings.uri.clone()?, settings.content_type);
+    let mut endpoint =
+        headers(settings, ctx, attempt).into_iter().fold(endpoint, |e, (key, value)| e.header(key, value));
+    if let Some(authorization) = settings.authorization.clone() {
+        endpoint = endpoint.authorization(authorization);
+    }
     Some(Connect::to(Endpoint::Websocket(endpoint)).synchronous(ctx.callback_url(SOCKET_CALLBACK)))
 }
 
 /// The headers the bot receives: the `headers` variable's, then the call's (which win). The
 /// variable's are left out when everything together would pass Vonage's 512 bytes.
 fn headers(settings: &Settings, ctx: &Context, attempt: u32) -> Map<String, Value> {
-    let text = |key: &str| call::get(key).and_then(|b| String::from_utf8(b).ok());
     let mut own = Map::new();
     for (key, value) in [
-        ("caller", text(CALLER)),
-        ("called", text(CALLED)),
+        ("caller", call::get_string(CALLER)),
+        ("called", call::get_string(CALLED)),
         ("conversation_uuid", ctx.conversation_uuid.clone()),
         ("language", settings.language.clone()),
     ] {
@@ -153,11 +146,7 @@ fn headers(settings: &Settings, ctx: &Context, attempt: u32) -> Map<String, Valu
 
 /// A talk in the configured language.
 fn say(settings: &Settings, text: impl Into<String>) -> Talk {
-    let talk = Talk::new(text);
-    match &settings.language {
-        Some(language) => talk.language(language.clone()),
-        None => talk,
-    }
+    Talk { language: settings.language.clone(), ..Talk::new(text) }
 }
 
 ncco_sdk::export_plugin!(WebsocketBot);

@@ -1,6 +1,7 @@
 //! The bot's variables (`[vars]` of the app's TOML), read with their defaults.
 
 use ncco_sdk::guest::host::config;
+use ncco_sdk::guest::vars;
 use ncco_sdk::ncco::{ContentType, MAX_CUSTOM_AUTHORIZATION_CHARS, WebsocketAuthorization};
 use serde_json::{Map, Value};
 
@@ -79,16 +80,12 @@ impl Settings {
             content_type,
             authorization: authorization(),
             headers,
-            greeting: match config("greeting") {
-                None => Some(DEFAULT_GREETING.to_owned()),
-                Some(text) if text.trim().is_empty() => None,
-                Some(text) => Some(text),
-            },
-            reconnect_message: text_var("reconnect_message", DEFAULT_RECONNECT_MESSAGE),
-            goodbye: text_var("goodbye", DEFAULT_GOODBYE),
-            unavailable: text_var("unavailable", DEFAULT_UNAVAILABLE),
-            reconnects: whole("reconnects", DEFAULT_RECONNECTS, 0, 5),
-            language: config("language").filter(|l| !l.trim().is_empty()),
+            greeting: vars::optional_text("greeting", Some(DEFAULT_GREETING)),
+            reconnect_message: vars::text("reconnect_message", DEFAULT_RECONNECT_MESSAGE),
+            goodbye: vars::text("goodbye", DEFAULT_GOODBYE),
+            unavailable: vars::text("unavailable", DEFAULT_UNAVAILABLE),
+            reconnects: vars::number("reconnects", DEFAULT_RECONNECTS, 0..=5),
+            language: vars::optional_text("language", None),
         }
     }
 }
@@ -114,23 +111,6 @@ fn authorization() -> Option<WebsocketAuthorization> {
         Some(other) => {
             ncco_sdk::warn!("auth: {other:?} is not vonage, custom or none; using vonage");
             Some(WebsocketAuthorization::Vonage)
-        }
-    }
-}
-
-/// A text variable, or `default` when unset or blank.
-fn text_var(name: &str, default: &str) -> String {
-    config(name).filter(|t| !t.trim().is_empty()).unwrap_or_else(|| default.to_owned())
-}
-
-/// A whole-number variable within `min..=max`, or `default` (with a warning) when it is not one.
-fn whole(name: &str, default: u32, min: u32, max: u32) -> u32 {
-    let Some(raw) = config(name) else { return default };
-    match raw.trim().parse::<u32>() {
-        Ok(n) if (min..=max).contains(&n) => n,
-        _ => {
-            ncco_sdk::warn!("{name}: {raw:?} is not a whole number from {min} to {max}; using {default}");
-            default
         }
     }
 }
