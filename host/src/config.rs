@@ -201,8 +201,8 @@ struct RawAppConfig {
 pub struct AppConfig {
     /// The sandbox limits.
     pub limits: Limits,
-    /// The app's variables, read by plugins with `config(name)`.
-    pub vars: BTreeMap<String, String>,
+    /// The app's variables, read by plugins with `config(name)` (shared by every call).
+    pub vars: std::sync::Arc<BTreeMap<String, String>>,
     /// The NCCO answered when the plugin fails (JSON text, validated).
     pub fallback_ncco: String,
 }
@@ -214,7 +214,7 @@ pub fn default_fallback_ncco() -> String {
 
 impl Default for AppConfig {
     fn default() -> Self {
-        AppConfig { limits: Limits::default(), vars: BTreeMap::new(), fallback_ncco: default_fallback_ncco() }
+        AppConfig { limits: Limits::default(), vars: Default::default(), fallback_ncco: default_fallback_ncco() }
     }
 }
 
@@ -279,7 +279,7 @@ impl AppConfig {
                 }
             }
         };
-        Ok(AppConfig { limits, vars, fallback_ncco })
+        Ok(AppConfig { limits, vars: std::sync::Arc::new(vars), fallback_ncco })
     }
 }
 

@@ -16,7 +16,7 @@ use super::{AppError, AppState};
 use crate::registry::{App, Tenant};
 use crate::runtime::{Claims, Context, GuestFailure, PluginEnv, Version, Webhook};
 use crate::signature;
-use crate::state::{CALL_STATE_GRACE, MAX_CALL_STATE, Namespace};
+use crate::state::{CALL_STATE_GRACE, Namespace};
 
 /// `GET|POST /{tenant}/{app}/answer`
 pub async fn answer(State(s): State<AppState>, Path((tenant, app)): Path<(String, String)>, req: Request) -> Response {
@@ -158,9 +158,9 @@ async fn handle(
     let (parsed, payload) = parse(webhook, &parts.method, query, &body)?;
     let (call_uuid, conversation_uuid) = parsed.ids();
     let answering = matches!(webhook, Webhook::Answer | Webhook::Fallback);
-    let pins = Namespace::Pins { tenant: tenant_name.clone(), app: app_name.clone() };
+    let pins = shared.registry.pins();
     let version = match (&conversation_uuid, answering) {
-        (Some(conversation), false) => pinned_version(shared, &pins, &app, conversation).await,
+        (Some(conversation), false) => pins.version_for(&tenant_name, &app, conversation).await,
         _ => app.version.clone(),
     };
     let ctx = Context {
@@ -177,10 +177,7 @@ async fn handle(
     let outcome = run(shared, &tenant, &app, version.clone(), ctx, &payload, conversation_uuid.as_deref()).await?;
     if let (Some(conversation), Some(v), true) = (&conversation_uuid, &version, answering) {
         // This call's later events and callbacks go to the version that answered it.
-        let pinned = shared.state.set(&pins, conversation, v.hash.clone().into_bytes(), Some(MAX_CALL_STATE)).await;
-        if let Err(e) = pinned {
-            tracing::warn!(tenant = %tenant_name, app = %app_name, "cannot pin the call to its version: {e}");
-        }
+        pins.record(&tenant_name, &app_name, conversation, v).await;
     }
     if let Parsed::Event(Event::Status(status)) = &parsed
         && status.status == CallStatus::Completed
@@ -191,9 +188,7 @@ async fn handle(
         if let Err(e) = shared.state.expire_all(&ns, CALL_STATE_GRACE).await {
             tracing::warn!(tenant = %tenant_name, app = %app_name, "cannot expire call state: {e}");
         }
-        if let Err(e) = shared.state.delete(&pins, conversation).await {
-            tracing::warn!(tenant = %tenant_name, app = %app_name, "cannot end the call's version pin: {e}");
-        }
+        pins.end(&tenant_name, &app_name, conversation).await;
     }
     let wants = parsed.response_ncco();
     let checked = outcome.and_then(|ncco| match ncco {
@@ -243,7 +238,7 @@ async fn run(
         return Err(AppError::Unavailable("the host is at its concurrency limit; retry".into()));
     };
     let env = PluginEnv {
-        vars: Arc::new(app.config.vars.clone()),
+        vars: Arc::clone(&app.config.vars),
         state: Arc::clone(&shared.state),
         app_ns: Namespace::App { tenant: tenant.name.clone(), app: app.name.clone() },
         call_ns: conversation.map(|c| Namespace::Call {
@@ -268,25 +263,6 @@ async fn run(
         );
     }
     Ok(result)
-}
-
-/// The version a call is pinned to (the one that answered it), if it is still loaded; else the live one.
-async fn pinned_version(shared: &AppState, pins: &Namespace, app: &App, conversation: &str) -> Option<Arc<Version>> {
-    match shared.state.get(pins, conversation).await {
-        Ok(Some(hash)) => {
-            let hash = String::from_utf8_lossy(&hash);
-            let pinned = app.version_by_hash(&hash);
-            if pinned.is_none() {
-                tracing::debug!(app = %app.name, version = %hash, "pinned version not loaded here; using the live one");
-            }
-            pinned.or_else(|| app.version.clone())
-        }
-        Ok(None) => app.version.clone(),
-        Err(e) => {
-            tracing::warn!(app = %app.name, "cannot read the call's version pin: {e}");
-            app.version.clone()
-        }
-    }
 }
 
 /// Checks the plugin's NCCO: size cap, then the model. Returns the canonical JSON Vonage gets.

@@ -5,6 +5,7 @@
 //! the `Arc` of the version it started with, while a reload builds the next snapshot off to the side
 //! and swaps it in atomically. A file that does not load never replaces a working version.
 
+mod pins;
 mod scan;
 
 use std::collections::BTreeMap;
@@ -17,7 +18,9 @@ use serde::Serialize;
 
 use crate::config::{AppConfig, TenantConfig};
 use crate::runtime::{Runtime, Version};
-use crate::state::{MAX_CALL_STATE, Namespace, StateStore};
+use crate::state::{MAX_CALL_STATE, StateStore};
+
+pub use pins::Pins;
 
 /// One app: its configuration and its live version.
 #[derive(Debug, Clone)]
@@ -80,7 +83,7 @@ impl Snapshot {
 pub struct Registry {
     root: PathBuf,
     runtime: Arc<Runtime>,
-    state: Arc<dyn StateStore>,
+    pins: Pins,
     live: ArcSwap<Snapshot>,
     reloading: tokio::sync::Mutex<()>,
     reloads: std::sync::atomic::AtomicU64,
@@ -113,7 +116,7 @@ impl Registry {
         Registry {
             root,
             runtime,
-            state,
+            pins: Pins::new(state),
             live: ArcSwap::from_pointee(Snapshot::default()),
             reloading: Default::default(),
             reloads: Default::default(),
@@ -165,9 +168,8 @@ impl Registry {
                 if app.retired.is_empty() {
                     continue;
                 }
-                let ns = Namespace::Pins { tenant: tenant.name.clone(), app: app.name.clone() };
-                let pinned: Vec<String> = match self.state.list(&ns).await {
-                    Ok(pins) => pins.into_iter().map(|(_, hash)| String::from_utf8_lossy(&hash).into_owned()).collect(),
+                let pinned = match self.pins.pinned_hashes(&tenant.name, &app.name).await {
+                    Ok(hashes) => hashes,
                     // Without the pins, keep everything until the next sweep.
                     Err(e) => {
                         tracing::warn!(tenant = %tenant.name, app = %app.name, "cannot read version pins: {e}");
@@ -195,9 +197,9 @@ impl Registry {
         self.live.store(Arc::new(next));
     }
 
-    /// The state store holding version pins.
-    pub fn state(&self) -> &Arc<dyn StateStore> {
-        &self.state
+    /// The calls' version pins.
+    pub fn pins(&self) -> &Pins {
+        &self.pins
     }
 
     /// Every app with its version and last error, for `GET /_admin/apps`.

@@ -142,7 +142,8 @@ impl Runtime {
             .table_elements(20_000)
             .max_unused_warm_slots(instances.min(100))
             .linear_memory_keep_resident(1 << 20)
-            .table_keep_resident(64 << 10);
+            .table_keep_resident(64 << 10)
+            .async_stack_keep_resident(128 << 10);
         let mut config = Config::new();
         config
             .allocation_strategy(InstanceAllocationStrategy::Pooling(pool))
@@ -279,10 +280,24 @@ impl Runtime {
     }
 }
 
+/// How many identical innermost frames make an out-of-bounds access a stack overflow.
+const RECURSION_FRAMES: usize = 16;
+
+/// True when an out-of-bounds memory access happened deep in a recursion: the plugin ran out of its
+/// shadow stack (Rust puts the stack first in linear memory, so overrunning it leaves the memory).
+fn shadow_stack_overflow(e: &wasmtime::Error) -> bool {
+    e.downcast_ref::<wasmtime::WasmBacktrace>().is_some_and(|bt| {
+        let frames = bt.frames();
+        frames.len() >= RECURSION_FRAMES
+            && frames[..RECURSION_FRAMES].iter().all(|f| f.func_index() == frames[0].func_index())
+    })
+}
+
 fn classify_trap(e: &wasmtime::Error, exhausted: bool, limits: &Limits) -> GuestFailure {
     match e.downcast_ref::<Trap>() {
         Some(Trap::Interrupt) => GuestFailure::Deadline(limits.timeout.as_millis()),
         Some(Trap::StackOverflow) => GuestFailure::StackOverflow,
+        Some(Trap::MemoryOutOfBounds) if shadow_stack_overflow(e) => GuestFailure::StackOverflow,
         _ if exhausted => {
             GuestFailure::OutOfMemory(format!("the {} MiB limit was reached ({e})", limits.memory_bytes >> 20))
         }
@@ -290,9 +305,11 @@ fn classify_trap(e: &wasmtime::Error, exhausted: bool, limits: &Limits) -> Guest
             GuestFailure::TooMuchData(HOSTCALL_FUEL)
         }
         _ => {
-            let text = format!("{e:#}");
-            // Keep the first lines: the trap and the top of the guest backtrace.
-            GuestFailure::Trap(text.lines().take(6).collect::<Vec<_>>().join(" | "))
+            // The trap itself, then the top of the guest backtrace.
+            let causes: Vec<String> = e.chain().map(|c| c.to_string()).collect();
+            let reason = causes.iter().rev().find(|c| !c.starts_with("error while executing")).cloned();
+            let frames = format!("{e:#}").lines().skip(1).take(3).map(str::trim).collect::<Vec<_>>().join(" | ");
+            GuestFailure::Trap(format!("{} | {frames}", reason.unwrap_or_else(|| e.to_string())))
         }
     }
 }

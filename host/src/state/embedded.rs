@@ -58,15 +58,20 @@ impl EmbeddedStore {
         Ok(EmbeddedStore { db: Arc::new(db), writes: Arc::default() })
     }
 
-    /// Runs `f` in one write transaction, off the async runtime.
+    /// Runs `f` in one write transaction, off the async runtime, committed durably (fsync) unless
+    /// `durable` is false.
     async fn write<T: Send + 'static>(
         &self,
+        durable: bool,
         f: impl FnOnce(&mut redb::Table<'_, &'static str, &'static [u8]>) -> Result<T, redb::StorageError> + Send + 'static,
     ) -> Result<T, StateError> {
         let db = Arc::clone(&self.db);
         let sweep = self.writes.fetch_add(1, std::sync::atomic::Ordering::Relaxed).is_multiple_of(SWEEP_EVERY_WRITES);
         tokio::task::spawn_blocking(move || {
-            let txn = db.begin_write().map_err(err)?;
+            let mut txn = db.begin_write().map_err(err)?;
+            if !durable {
+                txn.set_durability(redb::Durability::None).map_err(err)?;
+            }
             let out = {
                 let mut table = txn.open_table(TABLE).map_err(err)?;
                 let out = f(&mut table).map_err(err)?;
@@ -120,7 +125,7 @@ impl StateStore for EmbeddedStore {
         let full = ns.prefix() + key;
         let expires = ttl.map(|t| now_ms().saturating_add(u64::try_from(t.as_millis()).unwrap_or(u64::MAX)));
         Box::pin(async move {
-            self.write(move |t| {
+            self.write(true, move |t| {
                 t.insert(full.as_str(), encode(&value, expires).as_slice())?;
                 Ok(())
             })
@@ -131,7 +136,7 @@ impl StateStore for EmbeddedStore {
     fn delete<'a>(&'a self, ns: &'a Namespace, key: &'a str) -> StateFuture<'a, ()> {
         let full = ns.prefix() + key;
         Box::pin(async move {
-            self.write(move |t| {
+            self.write(true, move |t| {
                 t.remove(full.as_str())?;
                 Ok(())
             })
@@ -142,7 +147,7 @@ impl StateStore for EmbeddedStore {
     fn expire_all<'a>(&'a self, ns: &'a Namespace, grace: Duration) -> StateFuture<'a, ()> {
         let prefix = ns.prefix();
         Box::pin(async move {
-            self.write(move |t| {
+            self.write(true, move |t| {
                 let at = now_ms().saturating_add(u64::try_from(grace.as_millis()).unwrap_or(u64::MAX));
                 let mut updates = Vec::new();
                 for item in t.range(prefix.as_str()..)? {
@@ -157,6 +162,21 @@ impl StateStore for EmbeddedStore {
                 }
                 for (k, v) in updates {
                     t.insert(k.as_str(), v.as_slice())?;
+                }
+                Ok(())
+            })
+            .await
+        })
+    }
+
+    fn set_batch<'a>(&'a self, items: Vec<super::Entry>) -> StateFuture<'a, ()> {
+        Box::pin(async move {
+            let now = now_ms();
+            self.write(false, move |t| {
+                for item in items {
+                    let expires =
+                        item.ttl.map(|d| now.saturating_add(u64::try_from(d.as_millis()).unwrap_or(u64::MAX)));
+                    t.insert((item.ns.prefix() + &item.key).as_str(), encode(&item.value, expires).as_slice())?;
                 }
                 Ok(())
             })

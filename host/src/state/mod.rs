@@ -84,6 +84,30 @@ pub trait StateStore: Send + Sync + Debug {
     fn expire_all<'a>(&'a self, ns: &'a Namespace, grace: Duration) -> StateFuture<'a, ()>;
     /// Every live key of `ns` (without the namespace prefix) with its value.
     fn list<'a>(&'a self, ns: &'a Namespace) -> StateFuture<'a, Vec<(String, Vec<u8>)>>;
+
+    /// Stores many entries at once, for advisory records (version pins): cheaper than one `set` each,
+    /// and not necessarily durable when it returns (a crash may lose the last batches).
+    fn set_batch<'a>(&'a self, items: Vec<Entry>) -> StateFuture<'a, ()> {
+        Box::pin(async move {
+            for item in items {
+                self.set(&item.ns, &item.key, item.value, item.ttl).await?;
+            }
+            Ok(())
+        })
+    }
+}
+
+/// One entry of [`StateStore::set_batch`].
+#[derive(Debug, Clone)]
+pub struct Entry {
+    /// Namespace.
+    pub ns: Namespace,
+    /// Key within it.
+    pub key: String,
+    /// Value.
+    pub value: Vec<u8>,
+    /// Time to live.
+    pub ttl: Option<Duration>,
 }
 
 /// Milliseconds since the Unix epoch, for expiry times that survive a restart.
