@@ -34,6 +34,8 @@ struct Header {
 #[derive(Debug, Deserialize)]
 struct Claims {
     iat: Option<serde_json::Value>,
+    exp: Option<serde_json::Value>,
+    nbf: Option<serde_json::Value>,
     payload_hash: Option<String>,
     api_key: Option<String>,
     application_id: Option<String>,
@@ -105,13 +107,20 @@ pub fn verify(
             "`payload_hash` does not match the SHA-256 of the body: the body was changed".into(),
         ));
     }
-    let iat = match &claims.iat {
-        Some(serde_json::Value::Number(n)) => n.as_i64().or_else(|| n.as_f64().map(|f| f as i64)),
-        Some(serde_json::Value::String(s)) => s.parse().ok(),
-        _ => None,
-    }
-    .ok_or_else(|| SignatureError::IssuedAt("the JWT has no numeric `iat` claim".into()))?;
+    let iat = seconds(claims.iat.as_ref())
+        .ok_or_else(|| SignatureError::IssuedAt("the JWT has no numeric `iat` claim".into()))?;
     let now_secs = now.duration_since(UNIX_EPOCH).map(|d| d.as_secs() as i64).unwrap_or(0);
+    // Vonage documents no `exp` or `nbf`; when a token carries them, they hold.
+    if let Some(exp) = seconds(claims.exp.as_ref())
+        && now_secs >= exp
+    {
+        return Err(SignatureError::IssuedAt(format!("the JWT expired {} s ago (`exp`)", now_secs - exp)));
+    }
+    if let Some(nbf) = seconds(claims.nbf.as_ref())
+        && now_secs < nbf
+    {
+        return Err(SignatureError::IssuedAt(format!("the JWT is not valid for another {} s (`nbf`)", nbf - now_secs)));
+    }
     let skew = now_secs - iat;
     let limit = window.as_secs() as i64;
     if skew > limit {
@@ -131,6 +140,15 @@ pub fn verify(
         jti: claims.jti,
         iat: Some(iat),
     })
+}
+
+/// A NumericDate claim: a number (or a number in a string) of seconds since the epoch.
+fn seconds(claim: Option<&serde_json::Value>) -> Option<i64> {
+    match claim? {
+        serde_json::Value::Number(n) => n.as_i64().or_else(|| n.as_f64().map(|f| f as i64)),
+        serde_json::Value::String(s) => s.trim().parse().ok(),
+        _ => None,
+    }
 }
 
 fn decode_json<T: serde::de::DeserializeOwned>(part: &str, what: &str) -> Result<T, SignatureError> {

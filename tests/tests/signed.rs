@@ -123,6 +123,14 @@ fn fresh_tokens_pass_and_every_forgery_is_refused() {
     });
     assert!(refuse(Some(bearer(&no_hash)), body, "no payload_hash").contains("payload_hash"));
     assert!(refuse(Some("Bearer not.a.jwt".into()), body, "garbage").contains("malformed"));
+    let mut with_exp = claims_for(body, now());
+    with_exp["exp"] = serde_json::json!(now() - 10);
+    let expired_exp = token(r#"{"alg":"HS256","typ":"JWT"}"#, &with_exp, |m| {
+        let mut mac = Hmac::<Sha256>::new_from_slice(SECRET.as_bytes()).unwrap();
+        mac.update(m);
+        mac.finalize().into_bytes().to_vec()
+    });
+    assert!(refuse(Some(bearer(&expired_exp)), body, "exp in the past").contains("exp"));
     // The plugin never ran for the refused ones: one answer logged in all.
     assert_eq!(host.log().matches("for account").count(), 1, "{}", host.log());
 }
