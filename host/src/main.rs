@@ -92,19 +92,10 @@ fn run_dev(args: DevArgs) -> anyhow::Result<()> {
             eprintln!("ncco-host dev: {e}; it is not served until it builds");
         }
     }
-    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
-    runtime.block_on(async move {
-        let listener = tokio::net::TcpListener::bind(config.listen)
-            .await
-            .with_context(|| format!("cannot listen on {}", config.listen))?;
-        let addr = listener.local_addr()?;
-        let public_url = config.public_url.clone().unwrap_or_else(|| format!("http://{addr}"));
-        let host = Host::start(&config, public_url.clone()).await?;
-        let _watching = ncco_host::dev::watch(plugins.clone(), tenant_dir)?;
-        ncco_host::dev::print_urls(&public_url, &plugins);
-        println!("listening on http://{addr}");
-        serve(listener, host.router(), shutdown_signal()).await?;
-        Ok(())
+    run_host(&config, |public_url| {
+        let watching = ncco_host::dev::watch(plugins.clone(), tenant_dir)?;
+        ncco_host::dev::print_urls(public_url, &plugins);
+        Ok(watching)
     })
 }
 
@@ -122,6 +113,12 @@ fn init_logging() {
 fn run_serve(args: ServeArgs) -> anyhow::Result<()> {
     init_logging();
     let config = resolve(args)?;
+    run_host(&config, |_| Ok(()))
+}
+
+/// Binds, starts the host, lets `ready` add its part (the dev watcher, kept alive while serving), announces
+/// `listening on http://ADDR`, and serves until SIGINT or SIGTERM.
+fn run_host<G>(config: &ServeConfig, ready: impl FnOnce(&str) -> anyhow::Result<G>) -> anyhow::Result<()> {
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     runtime.block_on(async move {
         let listener = tokio::net::TcpListener::bind(config.listen)
@@ -129,7 +126,8 @@ fn run_serve(args: ServeArgs) -> anyhow::Result<()> {
             .with_context(|| format!("cannot listen on {}", config.listen))?;
         let addr = listener.local_addr()?;
         let public_url = config.public_url.clone().unwrap_or_else(|| format!("http://{addr}"));
-        let host = Host::start(&config, public_url).await?;
+        let host = Host::start(config, public_url.clone()).await?;
+        let _guard = ready(&public_url)?;
         println!("listening on http://{addr}");
         serve(listener, host.router(), shutdown_signal()).await?;
         tracing::info!("shut down");

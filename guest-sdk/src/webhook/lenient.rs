@@ -44,17 +44,7 @@ pub(crate) fn json_container(text: &str) -> Option<Value> {
     serde_json::from_str::<Value>(text).ok().filter(|v| v.is_object() || v.is_array())
 }
 
-/// A JSON value's type, for messages.
-pub(crate) fn type_name(value: &Value) -> &'static str {
-    match value {
-        Value::Null => "null",
-        Value::Bool(_) => "a boolean",
-        Value::Number(_) => "a number",
-        Value::String(_) => "a string",
-        Value::Array(_) => "an array",
-        Value::Object(_) => "an object",
-    }
-}
+pub(crate) use crate::reader::type_name;
 
 /// A JSON value described for messages, with the value itself when it is a short scalar.
 pub(crate) fn describe(value: &Value) -> String {
