@@ -13,7 +13,7 @@ use ncco_sdk::ncco::Validator;
 use serde::Deserialize;
 
 /// Default listen address: loopback only.
-pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
+pub const DEFAULT_LISTEN: SocketAddr = SocketAddr::V4(std::net::SocketAddrV4::new(std::net::Ipv4Addr::LOCALHOST, 8080));
 /// Default data directory (compiled artifacts, state), relative to the working directory.
 pub const DEFAULT_DATA_DIR: &str = ".ncco-host";
 /// The embedded state database, inside the data directory.
@@ -361,7 +361,7 @@ impl ServeConfig {
     pub fn new(plugins: PathBuf) -> Self {
         ServeConfig {
             plugins,
-            listen: DEFAULT_LISTEN.parse().unwrap_or(SocketAddr::from(([127, 0, 0, 1], 8080))),
+            listen: DEFAULT_LISTEN,
             public_url: None,
             data_dir: PathBuf::from(DEFAULT_DATA_DIR),
             max_concurrent: DEFAULT_MAX_CONCURRENT,

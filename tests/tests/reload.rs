@@ -113,9 +113,11 @@ fn a_truncated_or_garbage_file_keeps_the_working_version() {
     let r = get(&host.url("/acme/app/answer?from=447700900000")).unwrap();
     assert_eq!(r.json().unwrap()[0]["text"], "Hello 447700900000.");
 
-    // Not a component at all.
+    // Not a component at all: refused as such, and the working version stays.
     std::fs::write(dir.join("app.wasm"), b"\0asm\x01\0\0\0").unwrap();
-    std::thread::sleep(Duration::from_millis(600));
+    wait_for("the not-a-component error", || {
+        version(&host, "acme", "app")["last_error"].as_str().is_some_and(|e| e.contains("not a WebAssembly component"))
+    });
     assert_eq!(version(&host, "acme", "app")["version"], live.as_str());
     assert_eq!(get(&host.url("/acme/app/answer")).unwrap().status, 200);
 

@@ -2,6 +2,7 @@
 //! plugin in a fresh sandbox; any guest failure is answered with the app's fallback NCCO where Vonage
 //! reads an NCCO, and with an empty 2xx elsewhere, so a caller is never left in silence.
 
+use std::borrow::Cow;
 use std::sync::Arc;
 use std::time::SystemTime;
 
@@ -97,21 +98,30 @@ async fn read_body(headers: &HeaderMap, body: Body, limit: usize) -> Result<Byte
     axum::body::to_bytes(body, limit).await.map_err(|_| AppError::TooLarge(limit))
 }
 
-fn parse(webhook: Webhook, method: &Method, query: &str, body: &[u8]) -> Result<(Parsed, String), AppError> {
+/// Parses the webhook and returns it with the JSON text the plugin gets: the body as Vonage sent it,
+/// or the query's fields as JSON.
+fn parse<'b>(
+    webhook: Webhook,
+    method: &Method,
+    query: &str,
+    body: &'b [u8],
+) -> Result<(Parsed, Cow<'b, str>), AppError> {
     let from_body = method == Method::POST || !body.is_empty();
     let bad = |e: ncco_sdk::webhook::WebhookError| AppError::BadRequest(format!("malformed webhook: {e}"));
-    let raw = || String::from_utf8(body.to_vec()).map_err(|_| AppError::BadRequest("the body is not UTF-8".into()));
+    let raw = || {
+        std::str::from_utf8(body).map(Cow::Borrowed).map_err(|_| AppError::BadRequest("the body is not UTF-8".into()))
+    };
     Ok(match webhook {
         Webhook::Answer | Webhook::Fallback => {
             let request = if from_body { AnswerRequest::from_json(body) } else { AnswerRequest::from_query(query) };
             let request = request.map_err(bad)?;
-            let json = if from_body { raw()? } else { serde_json::to_string(&request).unwrap_or_default() };
+            let json = if from_body { raw()? } else { Cow::Owned(serde_json::to_string(&request).unwrap_or_default()) };
             (Parsed::Answer(request), json)
         }
         Webhook::Event => {
             let event = if from_body { Event::from_json(body) } else { Event::from_query(query) };
             let event = event.map_err(bad)?;
-            let json = if from_body { raw()? } else { serde_json::to_string(&event).unwrap_or_default() };
+            let json = if from_body { raw()? } else { Cow::Owned(serde_json::to_string(&event).unwrap_or_default()) };
             (Parsed::Event(event), json)
         }
         Webhook::Rtc => (Parsed::Rtc(RtcEvent::from_json(body).map_err(bad)?), raw()?),

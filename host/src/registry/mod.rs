@@ -38,6 +38,8 @@ pub struct App {
     pub rejected: Option<(String, String)>,
     /// Earlier versions kept loaded while calls pinned to them are alive, with when they were retired.
     pub retired: Vec<(Arc<Version>, SystemTime)>,
+    /// The `.wasm` file as last read, so a rescan skips files that did not change.
+    pub stamp: Option<scan::FileStamp>,
 }
 
 impl App {

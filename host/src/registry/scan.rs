@@ -112,7 +112,7 @@ async fn scan_app(
         Ok(text) => match AppConfig::parse(&toml_path, &text, ceilings) {
             Ok(c) => {
                 let c = Arc::new(c);
-                if prev.is_none_or(|p| p.config != c) && prev.is_some() {
+                if prev.is_some_and(|p| p.config != c) {
                     tracing::info!(tenant, app = name, "configuration reloaded from {}", toml_path.display());
                 }
                 c
@@ -125,36 +125,51 @@ async fn scan_app(
     };
     let mut version = prev.and_then(|p| p.version.clone());
     let mut rejected = None;
-    match read_plugin(wasm_path) {
-        Err(e) => errors.push(e),
-        Ok(wasm) => {
-            let hash = hex(&Sha256::digest(&wasm));
-            let rejected_before = prev.and_then(|p| p.rejected.as_ref()).filter(|(h, _)| *h == hash);
-            if let Some((_, e)) = rejected_before {
-                // The same bytes failed before: report it again without recompiling.
-                errors.push(e.clone());
-                rejected = Some((hash, e.clone()));
-            } else if version.as_ref().is_none_or(|v| v.hash != hash) {
-                match runtime.load(wasm, hash.clone()).await {
-                    Ok(v) => {
-                        tracing::info!(
-                            tenant,
-                            app = name,
-                            version = %v.hash,
-                            compile_ms = v.compile_time.as_secs_f64() * 1000.0,
-                            from_cache = v.from_cache,
-                            "plugin loaded"
-                        );
-                        version = Some(v);
-                    }
-                    Err(e) => {
-                        let kept = version.as_ref().map_or_else(
-                            || " (no version of this app is live)".to_owned(),
-                            |v| format!(" (keeping version {})", &v.hash[..12.min(v.hash.len())]),
-                        );
-                        let e = format!("{}: {e}{kept}", wasm_path.display());
-                        errors.push(e.clone());
-                        rejected = Some((hash, e));
+    let stamp = FileStamp::of(wasm_path);
+    // An untouched file is neither read nor hashed again: a rescan costs a stat per plugin.
+    let unchanged =
+        stamp.is_some() && prev.is_some_and(|p| p.stamp == stamp && (p.version.is_some() || p.rejected.is_some()));
+    if unchanged {
+        if let Some((hash, e)) = prev.and_then(|p| p.rejected.clone()) {
+            errors.push(e.clone());
+            rejected = Some((hash, e));
+        }
+    } else {
+        match read_plugin(wasm_path) {
+            Err(e) => errors.push(e),
+            Ok(wasm) => {
+                let hash = hex(&Sha256::digest(&wasm));
+                let rejected_before = prev.and_then(|p| p.rejected.as_ref()).filter(|(h, _)| *h == hash);
+                // A version swapped back in may still be loaded, retired, for its pinned calls.
+                let loaded = prev.and_then(|p| p.version_by_hash(&hash));
+                if let Some((_, e)) = rejected_before {
+                    // The same bytes failed before: report it again without recompiling.
+                    errors.push(e.clone());
+                    rejected = Some((hash, e.clone()));
+                } else if let Some(v) = loaded {
+                    version = Some(v);
+                } else {
+                    match runtime.load(wasm, hash.clone()).await {
+                        Ok(v) => {
+                            tracing::info!(
+                                tenant,
+                                app = name,
+                                version = %v.hash,
+                                compile_ms = v.compile_time.as_secs_f64() * 1000.0,
+                                from_cache = v.from_cache,
+                                "plugin loaded"
+                            );
+                            version = Some(v);
+                        }
+                        Err(e) => {
+                            let kept = version.as_ref().map_or_else(
+                                || " (no version of this app is live)".to_owned(),
+                                |v| format!(" (keeping version {})", &v.hash[..12.min(v.hash.len())]),
+                            );
+                            let e = format!("{}: {e}{kept}", wasm_path.display());
+                            errors.push(e.clone());
+                            rejected = Some((hash, e));
+                        }
                     }
                 }
             }
@@ -169,10 +184,33 @@ async fn scan_app(
         retired.push((Arc::clone(old), std::time::SystemTime::now()));
     }
     let last_error = (!errors.is_empty()).then(|| errors.join("; "));
-    if let Some(e) = &last_error {
+    // Logged once when it appears, not again on every rescan.
+    if let Some(e) = &last_error
+        && prev.is_none_or(|p| p.last_error.as_ref() != Some(e))
+    {
         tracing::error!(tenant, app = name, "load failed: {e}");
     }
-    App { name: name.to_owned(), config, version, last_error, rejected, retired }
+    App { name: name.to_owned(), config, version, last_error, rejected, retired, stamp }
+}
+
+/// What identifies a file's contents without reading it: size, modification time and, on Unix, the
+/// inode (a publish by rename is a new inode).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FileStamp {
+    len: u64,
+    modified: Option<std::time::SystemTime>,
+    inode: u64,
+}
+
+impl FileStamp {
+    fn of(path: &Path) -> Option<Self> {
+        let meta = std::fs::metadata(path).ok()?;
+        #[cfg(unix)]
+        let inode = std::os::unix::fs::MetadataExt::ino(&meta);
+        #[cfg(not(unix))]
+        let inode = 0;
+        Some(FileStamp { len: meta.len(), modified: meta.modified().ok(), inode })
+    }
 }
 
 fn read_plugin(path: &Path) -> Result<Vec<u8>, String> {

@@ -199,7 +199,7 @@ impl Runtime {
         if let Some(component) = self.cache.load(hash) {
             return Ok((component, true));
         }
-        if !wasmparser_like_component(wasm) {
+        if !is_component(wasm) {
             return Err("not a WebAssembly component (build the plugin for wasm32-wasip2)".to_owned());
         }
         let component = Component::new(&self.engine, wasm).map_err(|e| format!("cannot compile: {e:#}"))?;
@@ -315,7 +315,7 @@ fn classify_trap(e: &wasmtime::Error, exhausted: bool, limits: &Limits) -> Guest
 }
 
 /// A component starts with the wasm magic and a component-model layer (version 0x0d, layer 1).
-fn wasmparser_like_component(wasm: &[u8]) -> bool {
+fn is_component(wasm: &[u8]) -> bool {
     wasm.len() >= 8 && wasm[..4] == *b"\0asm" && wasm[6..8] == [0x01, 0x00]
 }
 
