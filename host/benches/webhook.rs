@@ -19,8 +19,8 @@ use std::time::{Duration, Instant};
 use axum::Router;
 use axum::routing::get;
 use ncco_host::config::{AppConfig, Limits, ServeConfig};
-use ncco_host::runtime::{CallLog, Context, PluginEnv, Runtime, Webhook};
-use ncco_host::server::Host;
+use ncco_host::runtime::{CallLog, Context, PluginEnv, RunSpec, Runtime, RuntimeConfig, Webhook};
+use ncco_host::server::{Host, serve};
 use ncco_host::state::{MemoryStore, Namespace};
 use ncco_sdk::ncco::Validator;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -53,7 +53,16 @@ fn percentile(sorted: &[Duration], p: f64) -> f64 {
 }
 
 async fn in_process(wasm: &Path, data_dir: &Path) -> (f64, f64) {
-    let runtime = Arc::new(Runtime::new(64, 4 << 30, data_dir).unwrap());
+    let runtime = Arc::new(
+        Runtime::new(&RuntimeConfig {
+            slots: 64,
+            max_queued: 64,
+            memory_budget: 4 << 30,
+            data_dir: data_dir.into(),
+            artifact_cache_bytes: 1 << 30,
+        })
+            .unwrap(),
+    );
     let version = runtime.load(std::fs::read(wasm).unwrap(), "bench".into()).await.unwrap();
     let limits = Limits::default();
     let config = AppConfig::default();
@@ -82,7 +91,13 @@ async fn in_process(wasm: &Path, data_dir: &Path) -> (f64, f64) {
             app_url: "http://127.0.0.1/bench/hello".into(),
             claims: None,
         };
-        let (result, _log) = runtime.call(&version, env, &limits, ctx, &payload).await;
+        let spec = RunSpec {
+            env,
+            limits: &limits,
+            tenant_budget: runtime.tenant_budget("bench", 2 << 30),
+            deadline: started + limits.timeout,
+        };
+        let (result, _log) = runtime.call(&version, spec, ctx, &payload).await;
         let ncco = result.unwrap().unwrap();
         assert!(validator.check_str(&ncco).report.is_valid());
         if i >= 1000 {
@@ -159,8 +174,8 @@ async fn http(wasm: &Path, data_dir: &Path) -> (f64, f64) {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let host = Host::start(&config, format!("http://{addr}")).await.unwrap();
-    let router = host.router();
-    tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
+    let (router, limits) = (host.router(), host.connection_limits());
+    tokio::spawn(async move { serve(listener, router, std::future::pending(), limits).await.unwrap() });
 
     // The native baseline returns exactly the NCCO the plugin returns.
     let path = format!("/bench/hello/answer?{QUERY}");

@@ -36,12 +36,27 @@ pub const MAX_NCCO_BYTES: u64 = 1024 * 1024;
 pub const MAX_LOG_BYTES: u64 = 1024 * 1024;
 /// Largest webhook body accepted.
 pub const DEFAULT_MAX_BODY_BYTES: usize = 256 * 1024;
-/// Plugin instances running at once; more get 503.
-pub const DEFAULT_MAX_CONCURRENT: usize = 256;
+/// Plugin instances running at once per core (they yield to each other every epoch tick, and many
+/// wait on state I/O): the scheduler's slots are this times the available cores.
+pub const RUNNING_PER_CORE: usize = 4;
+/// Webhooks waiting for an instance slot at once, over all tenants.
+pub const DEFAULT_MAX_CONCURRENT: usize = 1024;
+/// Webhooks of one tenant waiting for a slot at once (its own backlog; others never wait behind it).
+pub const DEFAULT_TENANT_MAX_QUEUED: usize = 256;
+/// Time a client has to send a request's headers; also how long an idle keep-alive connection is
+/// kept (hyper starts the header timer again when a response is done).
+pub const DEFAULT_HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
+/// Time a client has to send a request's whole body.
+pub const DEFAULT_BODY_READ_TIMEOUT: Duration = Duration::from_secs(10);
+/// Open connections at most (lowered to fit the process's descriptor limit); past 7/8 of it, idle
+/// connections are closed to make room, so health checks and admin still get in.
+pub const DEFAULT_MAX_CONNECTIONS: usize = 16_384;
 /// Memory all running instances may hold together.
 pub const DEFAULT_MEMORY_BUDGET_MIB: u64 = 4096;
 /// Accepted clock skew of a signed webhook's `iat`, either way.
 pub const DEFAULT_SIGNATURE_WINDOW_SECS: u64 = 300;
+/// Most compiled artifacts kept in the data directory, MiB (least recently used go first).
+pub const DEFAULT_ARTIFACT_CACHE_MIB: u64 = 2048;
 /// Largest plugin file compiled.
 pub const MAX_PLUGIN_BYTES: u64 = 32 * 1024 * 1024;
 /// Spoken when a plugin fails and its app has no fallback NCCO of its own.
@@ -104,6 +119,15 @@ pub struct Ceilings {
     /// Most `log_bytes`.
     #[serde(default = "max_log_bytes")]
     pub log_bytes: u64,
+    /// Instances of this tenant running at once (default: the operator's `tenant_max_running`).
+    #[serde(default)]
+    pub max_running: Option<usize>,
+    /// Webhooks of this tenant waiting for a slot at once (default: `tenant_max_queued`).
+    #[serde(default)]
+    pub max_queued: Option<usize>,
+    /// This tenant's share of the host's memory budget, MiB (default: `tenant_memory_share_mib`).
+    #[serde(default)]
+    pub memory_share_mib: Option<u64>,
 }
 
 fn max_timeout_ms() -> u64 {
@@ -126,6 +150,9 @@ impl Default for Ceilings {
             memory_mib: MAX_MEMORY_MIB,
             max_ncco_bytes: MAX_NCCO_BYTES,
             log_bytes: MAX_LOG_BYTES,
+            max_running: None,
+            max_queued: None,
+            memory_share_mib: None,
         }
     }
 }
@@ -137,9 +164,22 @@ fn check_range(file: &Path, key: &str, value: u64, min: u64, max: u64) -> Result
     Ok(())
 }
 
+/// A parser message without the values it quotes: serde quotes a wrong value between backticks after
+/// "invalid type:" or "invalid value:" (a mistyped secret would be echoed); key names stay.
+fn without_values(message: &str) -> String {
+    let Some(rest) = message.strip_prefix("invalid type: ").or_else(|| message.strip_prefix("invalid value: ")) else {
+        return message.to_owned();
+    };
+    // "integer `1234`, expected a string" -> "an integer, expected a string"
+    let (found, expected) = rest.split_once(", expected").unwrap_or((rest, ""));
+    let kind = found.split('`').next().unwrap_or("").trim();
+    let kind = if kind.is_empty() { "a value" } else { kind };
+    format!("wrong type: found {kind}{}", if expected.is_empty() { String::new() } else { format!(", expected{expected}") })
+}
+
 fn parse_toml<T: serde::de::DeserializeOwned>(file: &Path, text: &str) -> Result<T, ConfigError> {
     toml::from_str(text).map_err(|e| {
-        let message = e.message().to_owned();
+        let message = without_values(e.message());
         let at = e.span().map(|s| {
             let line = text[..s.start.min(text.len())].lines().count().max(1);
             format!(" (line {line})")
@@ -154,6 +194,9 @@ fn parse_toml<T: serde::de::DeserializeOwned>(file: &Path, text: &str) -> Result
 pub struct TenantConfig {
     /// HS256 secret of the tenant's signed webhooks; when set, every webhook must be signed.
     pub signature_secret: Option<String>,
+    /// The Vonage application whose webhooks this tenant serves; when set, a signed webhook's
+    /// `application_id` claim must name it.
+    pub application_id: Option<String>,
     /// Ceilings for the limits of this tenant's apps.
     #[serde(default)]
     pub limits: Option<Ceilings>,
@@ -162,6 +205,15 @@ pub struct TenantConfig {
 impl TenantConfig {
     /// Parses and checks `tenant.toml` against the operator maxima.
     pub fn parse(file: &Path, text: &str) -> Result<Self, ConfigError> {
+        // An emptied or truncated file must not silently turn signature checks off: a tenant.toml
+        // with no keys is an error (the previous configuration stays); delete the file for none.
+        let table: toml::Table = parse_toml(file, text)?;
+        if table.is_empty() {
+            return Err(ConfigError::new(
+                file,
+                "has no keys (empty or truncated?); delete the file to run the tenant without one",
+            ));
+        }
         let config: TenantConfig = parse_toml(file, text)?;
         if let Some(secret) = &config.signature_secret
             && secret.len() < 4
@@ -174,6 +226,15 @@ impl TenantConfig {
             check_range(file, "limits.memory_mib", c.memory_mib, 2, max.memory_mib)?;
             check_range(file, "limits.max_ncco_bytes", c.max_ncco_bytes, 64, max.max_ncco_bytes)?;
             check_range(file, "limits.log_bytes", c.log_bytes, 0, max.log_bytes)?;
+            if let Some(n) = c.max_running {
+                check_range(file, "limits.max_running", n as u64, 1, 100_000)?;
+            }
+            if let Some(n) = c.max_queued {
+                check_range(file, "limits.max_queued", n as u64, 0, 1_000_000)?;
+            }
+            if let Some(n) = c.memory_share_mib {
+                check_range(file, "limits.memory_share_mib", n, 2, 1 << 20)?;
+            }
         }
         Ok(config)
     }
@@ -295,10 +356,27 @@ pub struct ServeFile {
     pub public_url: Option<String>,
     /// Data directory (compiled artifacts, state).
     pub data_dir: Option<PathBuf>,
-    /// Most plugin instances at once.
+    /// Most webhooks waiting for an instance at once, over all tenants.
     pub max_concurrent: Option<usize>,
+    /// Most plugin instances running at once (default: 4 per core).
+    pub max_running: Option<usize>,
+    /// Default of a tenant's `[limits] max_running` (default: half of `max_running`).
+    pub tenant_max_running: Option<usize>,
+    /// Default of a tenant's `[limits] max_queued`.
+    pub tenant_max_queued: Option<usize>,
+    /// Default of a tenant's `[limits] memory_share_mib` (default: half the budget).
+    pub tenant_memory_share_mib: Option<u64>,
     /// Memory all instances may hold together, MiB.
     pub memory_budget_mib: Option<u64>,
+    /// Time a client has to send a request's headers (and most idle time on a kept-alive
+    /// connection), milliseconds.
+    pub header_read_timeout_ms: Option<u64>,
+    /// Time a client has to send a request's body, milliseconds.
+    pub body_read_timeout_ms: Option<u64>,
+    /// Most open connections.
+    pub max_connections: Option<usize>,
+    /// Most compiled artifacts kept, MiB.
+    pub artifact_cache_mib: Option<u64>,
     /// Largest webhook body, bytes.
     pub max_body_bytes: Option<usize>,
     /// Accepted `iat` skew of signed webhooks, seconds.
@@ -313,7 +391,30 @@ impl ServeFile {
         let text = std::fs::read_to_string(file).map_err(|e| ConfigError::new(file, format!("cannot read: {e}")))?;
         let parsed: ServeFile = parse_toml(file, &text)?;
         if let Some(n) = parsed.max_concurrent {
-            check_range(file, "max_concurrent", n as u64, 1, 100_000)?;
+            check_range(file, "max_concurrent", n as u64, 1, 1_000_000)?;
+        }
+        for (key, n) in [
+            ("max_running", parsed.max_running),
+            ("tenant_max_running", parsed.tenant_max_running),
+            ("max_connections", parsed.max_connections),
+        ] {
+            if let Some(n) = n {
+                check_range(file, key, n as u64, 1, 100_000)?;
+            }
+        }
+        if let Some(n) = parsed.artifact_cache_mib {
+            check_range(file, "artifact_cache_mib", n, 1, 1 << 24)?;
+        }
+        if let Some(n) = parsed.tenant_max_queued {
+            check_range(file, "tenant_max_queued", n as u64, 0, 1_000_000)?;
+        }
+        if let Some(n) = parsed.tenant_memory_share_mib {
+            check_range(file, "tenant_memory_share_mib", n, 2, 1 << 20)?;
+        }
+        for (key, n) in [("header_read_timeout_ms", parsed.header_read_timeout_ms), ("body_read_timeout_ms", parsed.body_read_timeout_ms)] {
+            if let Some(n) = n {
+                check_range(file, key, n, 100, 3_600_000)?;
+            }
         }
         if let Some(n) = parsed.memory_budget_mib {
             check_range(file, "memory_budget_mib", n, 16, 1 << 20)?;
@@ -339,10 +440,26 @@ pub struct ServeConfig {
     pub public_url: Option<String>,
     /// Data directory: compiled artifacts (and state, later).
     pub data_dir: PathBuf,
-    /// Most plugin instances at once.
+    /// Most webhooks waiting for an instance at once, over all tenants.
     pub max_concurrent: usize,
+    /// Most plugin instances running at once.
+    pub max_running: usize,
+    /// A tenant's instances running at once, unless its `tenant.toml` says otherwise.
+    pub tenant_max_running: Option<usize>,
+    /// A tenant's webhooks waiting at once, unless its `tenant.toml` says otherwise.
+    pub tenant_max_queued: usize,
+    /// A tenant's share of the memory budget, bytes, unless its `tenant.toml` says otherwise.
+    pub tenant_memory_share_bytes: Option<u64>,
     /// Memory all instances may hold together, bytes.
     pub memory_budget_bytes: u64,
+    /// Time a client has to send a request's headers (and most idle time between requests).
+    pub header_read_timeout: Duration,
+    /// Time a client has to send a request's body.
+    pub body_read_timeout: Duration,
+    /// Most open connections.
+    pub max_connections: usize,
+    /// Most bytes of compiled artifacts kept in the data directory.
+    pub artifact_cache_bytes: u64,
     /// Largest webhook body.
     pub max_body_bytes: usize,
     /// Accepted `iat` skew of signed webhooks.
@@ -351,7 +468,34 @@ pub struct ServeConfig {
     pub state: Option<crate::state::StateBackend>,
 }
 
+/// What a tenant may use of the host's shared capacity, resolved from its `tenant.toml` and the
+/// operator's defaults.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Shares {
+    /// Instances running at once.
+    pub max_running: usize,
+    /// Webhooks waiting at once.
+    pub max_queued: usize,
+    /// Memory its running instances may hold together, bytes.
+    pub memory_bytes: u64,
+}
+
 impl ServeConfig {
+    /// The shares of a tenant whose `[limits]` are `ceilings`.
+    pub fn shares(&self, ceilings: &Ceilings) -> Shares {
+        let running = ceilings.max_running.or(self.tenant_max_running).unwrap_or(self.max_running.div_ceil(2));
+        let memory = ceilings
+            .memory_share_mib
+            .map(|m| m << 20)
+            .or(self.tenant_memory_share_bytes)
+            .unwrap_or(self.memory_budget_bytes / 2);
+        Shares {
+            max_running: running.clamp(1, self.max_running.max(1)),
+            max_queued: ceilings.max_queued.unwrap_or(self.tenant_max_queued),
+            memory_bytes: memory.min(self.memory_budget_bytes),
+        }
+    }
+
     /// The state backend in force.
     pub fn state_backend(&self) -> crate::state::StateBackend {
         self.state.clone().unwrap_or_else(|| crate::state::StateBackend::Embedded(self.data_dir.join(STATE_FILE)))
@@ -365,7 +509,15 @@ impl ServeConfig {
             public_url: None,
             data_dir: PathBuf::from(DEFAULT_DATA_DIR),
             max_concurrent: DEFAULT_MAX_CONCURRENT,
+            max_running: RUNNING_PER_CORE * std::thread::available_parallelism().map_or(2, std::num::NonZero::get),
+            tenant_max_running: None,
+            tenant_max_queued: DEFAULT_TENANT_MAX_QUEUED,
+            tenant_memory_share_bytes: None,
             memory_budget_bytes: DEFAULT_MEMORY_BUDGET_MIB << 20,
+            header_read_timeout: DEFAULT_HEADER_READ_TIMEOUT,
+            body_read_timeout: DEFAULT_BODY_READ_TIMEOUT,
+            max_connections: DEFAULT_MAX_CONNECTIONS,
+            artifact_cache_bytes: DEFAULT_ARTIFACT_CACHE_MIB << 20,
             max_body_bytes: DEFAULT_MAX_BODY_BYTES,
             signature_window: Duration::from_secs(DEFAULT_SIGNATURE_WINDOW_SECS),
             state: None,

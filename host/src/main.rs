@@ -58,8 +58,28 @@ fn resolve(args: ServeArgs) -> anyhow::Result<ServeConfig> {
     if let Some(n) = file.max_concurrent {
         config.max_concurrent = n;
     }
+    if let Some(n) = file.max_running {
+        config.max_running = n;
+    }
+    config.tenant_max_running = file.tenant_max_running;
+    if let Some(n) = file.tenant_max_queued {
+        config.tenant_max_queued = n;
+    }
+    config.tenant_memory_share_bytes = file.tenant_memory_share_mib.map(|m| m << 20);
     if let Some(mib) = file.memory_budget_mib {
         config.memory_budget_bytes = mib << 20;
+    }
+    if let Some(ms) = file.header_read_timeout_ms {
+        config.header_read_timeout = std::time::Duration::from_millis(ms);
+    }
+    if let Some(ms) = file.body_read_timeout_ms {
+        config.body_read_timeout = std::time::Duration::from_millis(ms);
+    }
+    if let Some(n) = file.max_connections {
+        config.max_connections = n;
+    }
+    if let Some(mib) = file.artifact_cache_mib {
+        config.artifact_cache_bytes = mib << 20;
     }
     if let Some(n) = file.max_body_bytes {
         config.max_body_bytes = n;
@@ -129,7 +149,7 @@ fn run_host<G>(config: &ServeConfig, ready: impl FnOnce(&str) -> anyhow::Result<
         let host = Host::start(config, public_url.clone()).await?;
         let _guard = ready(&public_url)?;
         println!("listening on http://{addr}");
-        serve(listener, host.router(), shutdown_signal()).await?;
+        serve(listener, host.router(), shutdown_signal(), host.connection_limits()).await?;
         tracing::info!("shut down");
         Ok(())
     })

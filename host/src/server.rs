@@ -8,9 +8,9 @@ use axum::Router;
 use tokio::net::TcpListener;
 
 use crate::config::ServeConfig;
-use crate::http::{self, Shared};
+use crate::http::{self, ConnectionLimits, Shared};
 use crate::registry::Registry;
-use crate::runtime::Runtime;
+use crate::runtime::{Runtime, RuntimeConfig};
 use crate::state::StateStore;
 use crate::watch::{self, Watcher};
 
@@ -32,7 +32,13 @@ impl Host {
         }
         std::fs::create_dir_all(&config.data_dir)
             .map_err(|e| anyhow::anyhow!("cannot create the data directory {}: {e}", config.data_dir.display()))?;
-        let runtime = Arc::new(Runtime::new(config.max_concurrent, config.memory_budget_bytes, &config.data_dir)?);
+        let runtime = Arc::new(Runtime::new(&RuntimeConfig {
+            slots: config.max_running,
+            max_queued: config.max_concurrent,
+            memory_budget: config.memory_budget_bytes,
+            data_dir: config.data_dir.clone(),
+            artifact_cache_bytes: config.artifact_cache_bytes,
+        })?);
         let backend = config.state_backend();
         let state: Arc<dyn StateStore> =
             backend.open().await.map_err(|e| anyhow::anyhow!("cannot open the state backend {backend:?}: {e}"))?;
@@ -46,8 +52,17 @@ impl Host {
             public_url: public_url.trim_end_matches('/').to_owned(),
             max_body_bytes: config.max_body_bytes,
             signature_window: config.signature_window,
+            config: config.clone(),
         });
         Ok(Host { registry, shared, _watcher: watcher })
+    }
+
+    /// How this host's connections are bounded.
+    pub fn connection_limits(&self) -> ConnectionLimits {
+        ConnectionLimits {
+            header_read_timeout: self.shared.config.header_read_timeout,
+            max_connections: self.shared.config.max_connections,
+        }
     }
 
     /// The HTTP surface of this host.
@@ -57,12 +72,14 @@ impl Host {
 }
 
 /// Serves `router` on `listener` until `shutdown` completes, then finishes in-flight requests.
+/// Connections are bounded by `limits` (fitted to the descriptor limit).
 pub async fn serve(
     listener: TcpListener,
     router: Router,
     shutdown: impl Future<Output = ()> + Send + 'static,
+    limits: ConnectionLimits,
 ) -> std::io::Result<()> {
-    axum::serve(listener, router).with_graceful_shutdown(shutdown).await
+    http::connections::serve(listener, router, shutdown, limits.fit_descriptor_limit()).await
 }
 
 /// Completes on SIGINT or SIGTERM.

@@ -108,9 +108,14 @@ pub fn verify(
         ));
     }
     let iat = seconds(claims.iat.as_ref())
-        .ok_or_else(|| SignatureError::IssuedAt("the JWT has no numeric `iat` claim".into()))?;
-    let now_secs = now.duration_since(UNIX_EPOCH).map(|d| d.as_secs() as i64).unwrap_or(0);
-    // Vonage documents no `exp` or `nbf`; when a token carries them, they hold.
+        .ok_or_else(|| SignatureError::IssuedAt("the JWT has no numeric `iat` claim in range".into()))?;
+    let now_secs = now.duration_since(UNIX_EPOCH).map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(MAX_TIME));
+    // Vonage documents no `exp` or `nbf`; when a token carries them, they hold (and must be times).
+    for (name, claim) in [("exp", &claims.exp), ("nbf", &claims.nbf)] {
+        if claim.is_some() && seconds(claim.as_ref()).is_none() {
+            return Err(SignatureError::IssuedAt(format!("the JWT's `{name}` is not a time in range")));
+        }
+    }
     if let Some(exp) = seconds(claims.exp.as_ref())
         && now_secs >= exp
     {
@@ -122,7 +127,7 @@ pub fn verify(
         return Err(SignatureError::IssuedAt(format!("the JWT is not valid for another {} s (`nbf`)", nbf - now_secs)));
     }
     let skew = now_secs - iat;
-    let limit = window.as_secs() as i64;
+    let limit = i64::try_from(window.as_secs()).unwrap_or(MAX_TIME);
     if skew > limit {
         return Err(SignatureError::IssuedAt(format!(
             "the JWT was issued {skew} s ago; at most {limit} s are accepted"
@@ -142,13 +147,21 @@ pub fn verify(
     })
 }
 
-/// A NumericDate claim: a number (or a number in a string) of seconds since the epoch.
+/// Largest magnitude of a time claim, seconds (year 5138): beyond it a claim is refused, so every
+/// difference of two times fits in an `i64`.
+const MAX_TIME: i64 = 100_000_000_000;
+
+/// A NumericDate claim: a number (or a number in a string) of seconds since the epoch, within
+/// +-[`MAX_TIME`]; anything else is treated as absent.
 fn seconds(claim: Option<&serde_json::Value>) -> Option<i64> {
-    match claim? {
-        serde_json::Value::Number(n) => n.as_i64().or_else(|| n.as_f64().map(|f| f as i64)),
+    let value = match claim? {
+        serde_json::Value::Number(n) => n.as_i64().or_else(|| {
+            n.as_f64().filter(|f| f.is_finite() && f.abs() <= MAX_TIME as f64).map(|f| f as i64)
+        }),
         serde_json::Value::String(s) => s.trim().parse().ok(),
         _ => None,
-    }
+    }?;
+    (-MAX_TIME..=MAX_TIME).contains(&value).then_some(value)
 }
 
 fn decode_json<T: serde::de::DeserializeOwned>(part: &str, what: &str) -> Result<T, SignatureError> {
@@ -164,7 +177,7 @@ pub fn sign(secret: &str, body: &[u8], iat: i64, api_key: &str, application_id: 
     let hash: String = Sha256::digest(body).iter().map(|b| format!("{b:02x}")).collect();
     let mut claims = serde_json::json!({
         "iat": iat,
-        "jti": format!("{iat}-{}", &hash[..16]),
+        "jti": uuid::Uuid::new_v4().to_string(),
         "iss": "Vonage",
         "payload_hash": hash,
         "api_key": api_key,

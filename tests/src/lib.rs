@@ -120,8 +120,23 @@ impl HostProcess {
     /// Starts `ncco-host serve --plugins <plugins> --listen 127.0.0.1:0 <extra...>` and waits for
     /// `listening on http://ADDR`.
     pub fn start(plugins: &Path, data_dir: &Path, extra: &[&str]) -> Result<HostProcess> {
+        Self::start_under(&[], plugins, data_dir, extra)
+    }
+
+    /// Like [`HostProcess::start`], with the binary run by `wrapper` (`["prlimit", "--nofile=256:256",
+    /// "--"]`, say).
+    pub fn start_under(wrapper: &[&str], plugins: &Path, data_dir: &Path, extra: &[&str]) -> Result<HostProcess> {
         use std::io::{BufRead, BufReader};
-        let mut child = Command::new(ncco_host_bin()?)
+        let bin = ncco_host_bin()?;
+        let mut cmd = match wrapper.split_first() {
+            Some((program, args)) => {
+                let mut c = Command::new(program);
+                c.args(args).arg(&bin);
+                c
+            }
+            None => Command::new(&bin),
+        };
+        let mut child = cmd
             .args(["serve", "--listen", "127.0.0.1:0", "--plugins"])
             .arg(plugins)
             .arg("--data-dir")

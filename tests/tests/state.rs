@@ -138,3 +138,69 @@ fn a_call_stays_on_the_version_that_answered_it() {
     }
     assert!(host.log().contains("retired version unloaded"));
 }
+
+fn concurrent_increments(extra: &[&str]) {
+    let plugins = tempfile::tempdir().unwrap();
+    fixture(plugins.path(), "acme", "counter", "state");
+    let data = tempfile::tempdir().unwrap();
+    let host = std::sync::Arc::new(HostProcess::start(plugins.path(), data.path(), extra).unwrap());
+    const CLIENTS: usize = 4;
+    const EACH: usize = 40;
+    let threads: Vec<_> = (0..CLIENTS)
+        .map(|c| {
+            let host = std::sync::Arc::clone(&host);
+            std::thread::spawn(move || {
+                for i in 0..EACH {
+                    let said = answer(&host, "acme", "counter", &format!("CON-{c}-{i}"));
+                    assert!(said.starts_with("app "), "{said}");
+                }
+            })
+        })
+        .collect();
+    for t in threads {
+        t.join().unwrap();
+    }
+    // Every increment counted: the next call is number CLIENTS * EACH + 1.
+    assert_eq!(answer(&host, "acme", "counter", "CON-last"), format!("app {} call 1", CLIENTS * EACH + 1));
+}
+
+#[test]
+fn concurrent_increments_are_never_lost_on_the_embedded_store() {
+    concurrent_increments(&[]);
+}
+
+#[test]
+fn concurrent_increments_are_never_lost_on_redis() {
+    let redis = RedisServer::start().unwrap();
+    concurrent_increments(&["--state", &redis.url]);
+}
+
+#[test]
+fn a_plugin_built_against_the_0_1_0_contract_still_runs_with_its_state() {
+    let plugins = tempfile::tempdir().unwrap();
+    let dir = plugins.path().join("acme");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::copy(plugin_wasm("legacy").unwrap(), dir.join("old.wasm")).unwrap();
+    let data = tempfile::tempdir().unwrap();
+    let host = HostProcess::start(plugins.path(), data.path(), &[]).unwrap();
+    assert_eq!(answer(&host, "acme", "old", "CON-1"), "legacy call 1");
+    assert_eq!(answer(&host, "acme", "old", "CON-2"), "legacy call 2");
+}
+
+#[test]
+fn a_state_backend_failure_reaches_the_plugin_and_the_caller_hears_the_fallback() {
+    let redis = RedisServer::start().unwrap();
+    let plugins = tempfile::tempdir().unwrap();
+    fixture(plugins.path(), "acme", "counter", "state");
+    std::fs::write(
+        plugins.path().join("acme/counter.toml"),
+        "[vars]\nmode = \"state\"\n[[fallback]]\naction = \"talk\"\ntext = \"state is down\"\n",
+    )
+    .unwrap();
+    let data = tempfile::tempdir().unwrap();
+    let host = HostProcess::start(plugins.path(), data.path(), &["--state", &redis.url]).unwrap();
+    assert_eq!(answer(&host, "acme", "counter", "CON-1"), "app 1 call 1");
+    drop(redis);
+    assert_eq!(answer(&host, "acme", "counter", "CON-2"), "state is down");
+    assert!(host.log().contains("state unavailable"), "{}", host.log());
+}

@@ -18,6 +18,15 @@ pub enum AppError {
     /// The body is larger than allowed.
     #[error("the body is larger than {0} bytes")]
     TooLarge(usize),
+    /// The body did not arrive whole in time (the client stopped sending, or sent too slowly).
+    #[error("the request body did not arrive whole in time")]
+    BodyIncomplete,
+    /// The host failed; the detail is in its log.
+    #[error("the host failed to handle this request")]
+    Internal,
+    /// The method is not served on this route.
+    #[error("method not allowed here (allowed: {0})")]
+    MethodNotAllowed(&'static str),
     /// The signed-webhook check failed.
     #[error("{0}")]
     Unauthorized(String),
@@ -32,6 +41,9 @@ impl AppError {
             AppError::NotFound(_) => StatusCode::NOT_FOUND,
             AppError::BadRequest(_) => StatusCode::BAD_REQUEST,
             AppError::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            AppError::BodyIncomplete => StatusCode::REQUEST_TIMEOUT,
+            AppError::Internal => StatusCode::INTERNAL_SERVER_ERROR,
+            AppError::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
             AppError::Unauthorized(_) => StatusCode::UNAUTHORIZED,
             AppError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
         }
@@ -42,6 +54,9 @@ impl AppError {
             AppError::NotFound(_) => "not_found",
             AppError::BadRequest(_) => "bad_request",
             AppError::TooLarge(_) => "payload_too_large",
+            AppError::BodyIncomplete => "request_timeout",
+            AppError::Internal => "internal",
+            AppError::MethodNotAllowed(_) => "method_not_allowed",
             AppError::Unauthorized(_) => "unauthorized",
             AppError::Unavailable(_) => "unavailable",
         }
@@ -56,6 +71,9 @@ impl IntoResponse for AppError {
             response
                 .headers_mut()
                 .insert(axum::http::header::WWW_AUTHENTICATE, axum::http::HeaderValue::from_static("Bearer"));
+        }
+        if let AppError::MethodNotAllowed(allowed) = &self {
+            response.headers_mut().insert(axum::http::header::ALLOW, axum::http::HeaderValue::from_static(allowed));
         }
         if matches!(self, AppError::Unavailable(_)) {
             response.headers_mut().insert(axum::http::header::RETRY_AFTER, axum::http::HeaderValue::from_static("1"));

@@ -1,6 +1,7 @@
 //! The HTTP layer: routes, body and signature checks, and turning a plugin's outcome into the
 //! response Vonage expects. Knows nothing of wasmtime beyond the runtime's call interface.
 
+pub mod connections;
 mod error;
 mod webhook;
 
@@ -12,6 +13,7 @@ use axum::extract::State;
 use axum::response::{IntoResponse, Json};
 use axum::routing::{get, post};
 
+pub use connections::ConnectionLimits;
 pub use error::AppError;
 
 use crate::registry::Registry;
@@ -30,6 +32,8 @@ pub struct Shared {
     pub max_body_bytes: usize,
     /// Accepted `iat` skew of signed webhooks.
     pub signature_window: Duration,
+    /// The server's settings (tenant shares, timeouts).
+    pub config: crate::config::ServeConfig,
 }
 
 /// The router's state.
@@ -46,16 +50,61 @@ pub fn router(state: AppState) -> Router {
         .route("/{tenant}/{app}/event/{callback}", get(webhook::event_callback).post(webhook::event_callback))
         .route("/{tenant}/{app}/rtc", post(webhook::rtc))
         .with_state(state)
+        .layer(tower_http::catch_panic::CatchPanicLayer::custom(panicked))
 }
 
-async fn healthz() -> &'static str {
-    "ok"
+/// A handler that panicked still answers: a JSON 500, never a dropped connection.
+fn panicked(_: Box<dyn std::any::Any + Send + 'static>) -> axum::response::Response {
+    tracing::error!("a request handler panicked; answered 500");
+    AppError::Internal.into_response()
+}
+
+/// `ok` (200) while the host can do everything it promises; `degraded` (503, with why) while its
+/// state backend is faulted: it still answers every webhook (plugins see the state errors, callers
+/// hear the plugin's answer or its fallback), and a load balancer can move traffic elsewhere.
+async fn healthz(State(shared): State<AppState>) -> axum::response::Response {
+    match shared.state.fault() {
+        None => "ok".into_response(),
+        Some(fault) => (
+            axum::http::StatusCode::SERVICE_UNAVAILABLE,
+            Json(serde_json::json!({"status": "degraded", "state": fault})),
+        )
+            .into_response(),
+    }
 }
 
 async fn admin_apps(State(shared): State<AppState>) -> impl IntoResponse {
+    let snapshot = shared.registry.snapshot();
+    let runtime = shared.registry.runtime();
+    let tenants: Vec<serde_json::Value> = snapshot
+        .tenants
+        .values()
+        .map(|t| {
+            let shares = shared.config.shares(&t.config.ceilings());
+            let load = runtime.scheduler().load(&t.name);
+            serde_json::json!({
+                "tenant": t.name,
+                "signing": t.config.signature_secret.is_some(),
+                "application_id": t.config.application_id,
+                "served": !t.unusable,
+                "config_error": t.config_error,
+                "running": load.running,
+                "queued": load.queued,
+                "max_running": shares.max_running,
+                "max_queued": shares.max_queued,
+                "memory_in_use_bytes": runtime.tenant_memory_in_use(&t.name),
+                "memory_share_bytes": shares.memory_bytes,
+            })
+        })
+        .collect();
     Json(serde_json::json!({
         "apps": shared.registry.status(),
+        "tenants": tenants,
+        "ignored": snapshot.ignored,
+        "state_fault": shared.state.fault(),
         "reloads": shared.registry.reloads(),
-        "memory_in_use_bytes": shared.registry.runtime().memory_in_use(),
+        "memory_in_use_bytes": runtime.memory_in_use(),
+        "memory_budget_bytes": runtime.memory_budget(),
+        "instance_slots": runtime.scheduler().slots(),
     }))
 }

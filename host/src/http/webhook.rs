@@ -4,7 +4,7 @@
 
 use std::borrow::Cow;
 use std::sync::Arc;
-use std::time::SystemTime;
+use std::time::{Duration, Instant, SystemTime};
 
 use axum::body::{Body, Bytes};
 use axum::extract::{Path, Request, State};
@@ -15,7 +15,7 @@ use ncco_sdk::webhook::{AnswerRequest, CallStatus, Event, ResponseNcco, RtcEvent
 
 use super::{AppError, AppState};
 use crate::registry::{App, Tenant};
-use crate::runtime::{Claims, Context, GuestFailure, PluginEnv, Version, Webhook};
+use crate::runtime::{Ask, Claims, Context, GuestFailure, PluginEnv, RunSpec, Version, Webhook};
 use crate::signature;
 use crate::state::{CALL_STATE_GRACE, Namespace};
 
@@ -89,13 +89,49 @@ impl Parsed {
     }
 }
 
-async fn read_body(headers: &HeaderMap, body: Body, limit: usize) -> Result<Bytes, AppError> {
+/// Reads the body under the size cap and the body-read timeout. A body over the cap is 413; one that
+/// stops arriving (a client gone mid-body, or one sending too slowly) is 408, never 413.
+async fn read_body(headers: &HeaderMap, body: Body, limit: usize, timeout: Duration) -> Result<Bytes, AppError> {
+    use http_body_util::BodyExt;
     let declared =
         headers.get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<u64>().ok());
     if declared.is_some_and(|n| n > limit as u64) {
         return Err(AppError::TooLarge(limit));
     }
-    axum::body::to_bytes(body, limit).await.map_err(|_| AppError::TooLarge(limit))
+    let read = async {
+        let mut body = body;
+        let mut out = bytes::BytesMut::new();
+        while let Some(frame) = body.frame().await {
+            let frame = frame.map_err(|_| AppError::BodyIncomplete)?;
+            if let Some(data) = frame.data_ref() {
+                if out.len() + data.len() > limit {
+                    return Err(AppError::TooLarge(limit));
+                }
+                out.extend_from_slice(data);
+            }
+        }
+        Ok(out.freeze())
+    };
+    tokio::time::timeout(timeout, read).await.map_err(|_| AppError::BodyIncomplete)?
+}
+
+/// Longest id (call, conversation or leg UUID) accepted from a webhook: Vonage's are 36 to 40 bytes.
+pub const MAX_ID_BYTES: usize = 64;
+
+/// True for ids shaped like Vonage's (`CON-<uuid>`, `<uuid>`, 32 hex digits, ...): 1 to 64 bytes of
+/// letters, digits, `-` and `_`. Only such ids key state and pins.
+pub fn valid_id(id: &str) -> bool {
+    !id.is_empty() && id.len() <= MAX_ID_BYTES && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+}
+
+fn check_id(what: &str, id: Option<&str>) -> Result<(), AppError> {
+    match id {
+        Some(id) if !valid_id(id) => Err(AppError::BadRequest(format!(
+            "`{what}` is not a Vonage id (1 to {MAX_ID_BYTES} letters, digits, `-` or `_`; got {} bytes)",
+            id.len()
+        ))),
+        _ => Ok(()),
+    }
 }
 
 /// Parses the webhook and returns it with the JSON text the plugin gets: the body as Vonage sent it,
@@ -128,6 +164,13 @@ fn parse<'b>(
     })
 }
 
+/// What a webhook that names no app, or is not signed for it, gets: the same answer for an unknown
+/// tenant, an unknown app and a refused signature, so an unauthenticated caller learns nothing about
+/// which tenants and apps exist. The host log says which it was.
+fn refused() -> AppError {
+    AppError::NotFound("no app at this address accepts this request".into())
+}
+
 async fn handle(
     shared: &AppState,
     tenant_name: String,
@@ -136,26 +179,50 @@ async fn handle(
     callback: Option<String>,
     req: Request,
 ) -> Result<Response, AppError> {
+    // Deadlines count from here: the wait for a slot is part of the plugin's time.
+    let arrived = Instant::now();
+    if req.method() == Method::HEAD {
+        // A HEAD would run the plugin for a response nobody reads.
+        return Err(AppError::MethodNotAllowed("GET, POST"));
+    }
     let snapshot = shared.registry.snapshot();
     let Some((tenant, app)) = snapshot.app(&tenant_name, &app_name) else {
-        let what = if snapshot.tenants.contains_key(&tenant_name) {
-            format!("tenant {tenant_name:?} has no app {app_name:?}")
-        } else {
-            format!("no tenant {tenant_name:?}")
-        };
-        return Err(AppError::NotFound(what));
+        tracing::debug!(tenant = %tenant_name, app = %app_name, "webhook for an unknown tenant or app");
+        return Err(refused());
     };
+    if (tenant.removed || app.removed) && matches!(webhook, Webhook::Answer | Webhook::Fallback) {
+        // Gone from the tree: no new calls; events of calls in progress still reach their version.
+        tracing::debug!(tenant = %tenant_name, app = %app_name, "answer for a removed app");
+        return Err(refused());
+    }
     if tenant.unusable {
-        return Err(AppError::Unavailable(format!("tenant {tenant_name:?} is not configured correctly")));
+        tracing::warn!(tenant = %tenant_name, app = %app_name, "webhook refused: the tenant's configuration is not usable");
+        return Err(refused());
     }
     let (parts, body) = req.into_parts();
-    let body = read_body(&parts.headers, body, shared.max_body_bytes).await?;
+    let body = read_body(&parts.headers, body, shared.max_body_bytes, shared.config.body_read_timeout).await?;
     let claims = match &tenant.config.signature_secret {
         None => None,
         Some(secret) => {
             let authorization = parts.headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok());
-            let verified = signature::verify(authorization, secret, &body, shared.signature_window, SystemTime::now())
-                .map_err(|e| AppError::Unauthorized(format!("signed webhook refused: {e}")))?;
+            let verified =
+                match signature::verify(authorization, secret, &body, shared.signature_window, SystemTime::now()) {
+                    Ok(v) => v,
+                    Err(e) => {
+                        tracing::warn!(tenant = %tenant_name, app = %app_name, "signed webhook refused: {e}");
+                        return Err(refused());
+                    }
+                };
+            if let Some(expected) = &tenant.config.application_id
+                && verified.application_id.as_deref() != Some(expected.as_str())
+            {
+                tracing::warn!(tenant = %tenant_name, app = %app_name, "signed webhook refused: its `application_id` is not the tenant's");
+                return Err(refused());
+            }
+            if let Err(why) = first_use(shared, &tenant_name, verified.jti.as_deref()).await {
+                tracing::warn!(tenant = %tenant_name, app = %app_name, "signed webhook refused: {why}");
+                return Err(refused());
+            }
             Some(Claims {
                 api_key: verified.api_key,
                 application_id: verified.application_id,
@@ -167,12 +234,15 @@ async fn handle(
     let query = parts.uri.query().unwrap_or("");
     let (parsed, payload) = parse(webhook, &parts.method, query, &body)?;
     let (call_uuid, conversation_uuid) = parsed.ids();
+    check_id("uuid", call_uuid.as_deref())?;
+    check_id("conversation_uuid", conversation_uuid.as_deref())?;
     let answering = matches!(webhook, Webhook::Answer | Webhook::Fallback);
     let pins = shared.registry.pins();
     let version = match (&conversation_uuid, answering) {
         (Some(conversation), false) => pins.version_for(&tenant_name, &app, conversation).await,
         _ => app.version.clone(),
     };
+    let completed = matches!(&parsed, Parsed::Event(Event::Status(status)) if status.status == CallStatus::Completed);
     let ctx = Context {
         tenant: tenant_name.clone(),
         app: app_name.clone(),
@@ -184,15 +254,15 @@ async fn handle(
         app_url: format!("{}/{tenant_name}/{app_name}", shared.public_url),
         claims,
     };
-    let outcome = run(shared, &tenant, &app, version.clone(), ctx, &payload, conversation_uuid.as_deref()).await?;
+    let deadline = arrived + app.config.limits.timeout;
+    let job = Job { tenant: &tenant, app: &app, version: version.clone(), deadline, priority: completed };
+    let outcome = run(shared, job, ctx, &payload, conversation_uuid.as_deref()).await;
     if let (Some(conversation), Some(v), true) = (&conversation_uuid, &version, answering) {
         // This call's later events and callbacks go to the version that answered it.
         pins.record(&tenant_name, &app_name, conversation, v).await;
     }
-    if let Parsed::Event(Event::Status(status)) = &parsed
-        && status.status == CallStatus::Completed
-        && let Some(conversation) = &conversation_uuid
-    {
+    if completed && let Some(conversation) = &conversation_uuid {
+        // The call's clean-up runs whether or not its plugin could.
         let ns =
             Namespace::Call { tenant: tenant_name.clone(), app: app_name.clone(), conversation: conversation.clone() };
         if let Err(e) = shared.state.expire_all(&ns, CALL_STATE_GRACE).await {
@@ -219,34 +289,77 @@ async fn handle(
                 kind = %failure.kind(),
                 "plugin failed: {failure}"
             );
-            if wants == ResponseNcco::Ignored {
-                Ok(empty())
-            } else {
-                Ok(ncco_response(app.config.fallback_ncco.clone()))
+            match wants {
+                // Where Vonage reads an NCCO, the caller always hears the fallback.
+                ResponseNcco::Required | ResponseNcco::OptionalReplaces => Ok(ncco_response(app.config.fallback_ncco.clone())),
+                // A plain event that could not run is shed: Vonage may send it again.
+                ResponseNcco::Ignored if matches!(failure, GuestFailure::Overloaded(_)) => {
+                    Err(AppError::Unavailable("the tenant is at its share of the host; retry".into()))
+                }
+                ResponseNcco::Ignored => Ok(empty()),
             }
         }
     }
 }
 
-/// Runs the plugin once; `Ok(outcome)` even when the plugin failed (the caller answers with the
-/// fallback), `Err` only when the host cannot run it at all right now.
+/// Longest `jti` remembered.
+const MAX_JTI_BYTES: usize = 128;
+
+/// Remembers a signed webhook's token id for as long as the token could be accepted (its `iat`
+/// window either way), in the state backend so every host behind a load balancer agrees: a token is
+/// good for one webhook only.
+async fn first_use(shared: &AppState, tenant: &str, jti: Option<&str>) -> Result<(), String> {
+    let jti = jti.filter(|j| !j.is_empty()).ok_or("the token has no `jti` claim")?;
+    if jti.len() > MAX_JTI_BYTES {
+        return Err(format!("the token's `jti` is longer than {MAX_JTI_BYTES} bytes"));
+    }
+    let ns = Namespace::Replay { tenant: tenant.to_owned() };
+    let remember = shared.signature_window * 2 + Duration::from_secs(60);
+    match shared.state.insert_new(&ns, jti, Vec::new(), Some(remember)).await {
+        Ok(true) => Ok(()),
+        Ok(false) => Err("the token was used before (replayed `jti`)".into()),
+        // Fail closed: without the record, a replay could not be told apart.
+        Err(e) => Err(format!("cannot check the token for replay: {e}")),
+    }
+}
+
+/// One webhook's claim on the runtime.
+struct Job<'a> {
+    tenant: &'a Tenant,
+    app: &'a App,
+    version: Option<Arc<Version>>,
+    deadline: Instant,
+    priority: bool,
+}
+
+/// How long before its deadline a webhook must start: a call admitted later would only be cut off.
+fn start_margin(timeout: Duration) -> Duration {
+    (timeout / 4).min(Duration::from_millis(100))
+}
+
+/// Runs the plugin once, when the fair scheduler admits it in time; the outcome is the plugin's NCCO
+/// (or none), or why there is none (the caller answers with the fallback).
 async fn run(
     shared: &AppState,
-    tenant: &Tenant,
-    app: &App,
-    version: Option<Arc<Version>>,
+    job: Job<'_>,
     ctx: Context,
     payload: &str,
     conversation: Option<&str>,
-) -> Result<Result<Option<String>, GuestFailure>, AppError> {
+) -> Result<Option<String>, GuestFailure> {
+    let Job { tenant, app, version, deadline, priority } = job;
     let Some(version) = version else {
         let why = app.last_error.clone().unwrap_or_else(|| "never loaded".into());
-        return Ok(Err(GuestFailure::NotLoaded(why)));
+        return Err(GuestFailure::NotLoaded(why));
     };
     let runtime = shared.registry.runtime();
-    let Some(_permit) = runtime.try_permit() else {
-        return Err(AppError::Unavailable("the host is at its concurrency limit; retry".into()));
+    let shares = shared.config.shares(&tenant.config.ceilings());
+    let ask = Ask {
+        tenant_running: shares.max_running,
+        tenant_queued: shares.max_queued,
+        start_by: deadline - start_margin(app.config.limits.timeout),
+        priority,
     };
+    let _slot = runtime.scheduler().admit(&tenant.name, ask).await.map_err(|r| GuestFailure::Overloaded(r.to_string()))?;
     let env = PluginEnv {
         vars: Arc::clone(&app.config.vars),
         state: Arc::clone(&shared.state),
@@ -259,7 +372,13 @@ async fn run(
         log: crate::runtime::CallLog::new(usize::try_from(app.config.limits.log_bytes).unwrap_or(usize::MAX)),
     };
     let call_uuid = ctx.call_uuid.clone();
-    let (result, log) = runtime.call(&version, env, &app.config.limits, ctx, payload).await;
+    let spec = RunSpec {
+        env,
+        limits: &app.config.limits,
+        tenant_budget: runtime.tenant_budget(&tenant.name, shares.memory_bytes),
+        deadline,
+    };
+    let (result, log) = runtime.call(&version, spec, ctx, payload).await;
     let (text, dropped) = log.take();
     if !text.is_empty() || dropped > 0 {
         tracing::info!(
@@ -268,11 +387,13 @@ async fn run(
             version = %version.hash,
             call_uuid = %call_uuid.as_deref().unwrap_or("-"),
             dropped_bytes = dropped,
-            "plugin log:\n{}",
-            text.trim_end()
+            // One quoted field, control characters escaped: caller-controlled text a plugin logs
+            // can never forge a host log line.
+            log = ?text.trim_end(),
+            "plugin log"
         );
     }
-    Ok(result)
+    result
 }
 
 /// Checks the plugin's NCCO: size cap, then the model. Returns the canonical JSON Vonage gets.

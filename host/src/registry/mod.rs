@@ -40,6 +40,9 @@ pub struct App {
     pub retired: Vec<(Arc<Version>, SystemTime)>,
     /// The `.wasm` file as last read, so a rescan skips files that did not change.
     pub stamp: Option<scan::FileStamp>,
+    /// True when its file (or its tenant's folder) is gone: it answers no new calls, and stays only
+    /// while calls pinned to its versions may still send events.
+    pub removed: bool,
 }
 
 impl App {
@@ -62,6 +65,8 @@ pub struct Tenant {
     pub unusable: bool,
     /// The apps by name.
     pub apps: BTreeMap<String, Arc<App>>,
+    /// True when the tenant's folder is gone: kept only for its apps' calls in progress.
+    pub removed: bool,
 }
 
 /// Everything served, at one moment.
@@ -69,6 +74,8 @@ pub struct Tenant {
 pub struct Snapshot {
     /// Tenants by name.
     pub tenants: BTreeMap<String, Arc<Tenant>>,
+    /// What the last scan found and did not serve, and why (for the admin view).
+    pub ignored: Vec<String>,
 }
 
 impl Snapshot {
@@ -189,6 +196,13 @@ impl Registry {
                 });
             }
         }
+        // Removed apps and tenants go once no call needs their versions.
+        for tenant in snapshot.tenants.values_mut() {
+            if tenant.apps.values().any(|a| a.removed && a.retired.is_empty()) {
+                Arc::make_mut(tenant).apps.retain(|_, a| !(a.removed && a.retired.is_empty()));
+            }
+        }
+        snapshot.tenants.retain(|_, t| !(t.removed && t.apps.is_empty()));
     }
 
     /// Sweeps retired versions without pins, outside of a reload.

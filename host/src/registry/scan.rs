@@ -1,8 +1,16 @@
 //! Reading the plugin tree into the next [`Snapshot`], reusing what did not change.
+//!
+//! The tree is operator and tenant input, so it is read defensively: only regular files are read
+//! (a FIFO, device or socket named `*.wasm` or `*.toml` is refused without blocking), with a bounded
+//! read off the async runtime under a timeout; a symlink is followed only when it stays inside its
+//! tenant's own folder; a tenant folder that is a symlink is not served. Everything skipped is
+//! reported in the admin view.
 
 use std::collections::BTreeMap;
-use std::path::Path;
+use std::io::Read;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::time::Duration;
 
 use sha2::{Digest, Sha256};
 
@@ -12,6 +20,12 @@ use crate::runtime::Runtime;
 
 /// Name of the per-tenant configuration file.
 pub const TENANT_FILE: &str = "tenant.toml";
+/// App names that are not served: `tenant` would make `tenant.toml` its own configuration.
+pub const RESERVED_APP_NAMES: &[&str] = &["tenant"];
+/// Largest configuration file read.
+pub const MAX_CONFIG_BYTES: u64 = 1024 * 1024;
+/// Longest a single file read may take before it is abandoned (a stalled disk or mount).
+pub const READ_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// True for names usable as a tenant or app: letters, digits, `-`, `_` and `.`, not starting with `.`.
 pub fn valid_name(name: &str) -> bool {
@@ -28,6 +42,7 @@ fn hex(bytes: &[u8]) -> String {
 /// Reads the tree under `root` into a new snapshot.
 pub(super) async fn scan(root: &Path, runtime: &Arc<Runtime>, previous: &Snapshot) -> Snapshot {
     let mut tenants = BTreeMap::new();
+    let mut ignored = Vec::new();
     let entries = match std::fs::read_dir(root) {
         Ok(e) => e,
         Err(e) => {
@@ -35,26 +50,64 @@ pub(super) async fn scan(root: &Path, runtime: &Arc<Runtime>, previous: &Snapsho
             return previous.clone();
         }
     };
-    let mut dirs: Vec<(String, std::path::PathBuf)> = entries
-        .filter_map(Result::ok)
-        .filter(|e| e.file_type().is_ok_and(|t| t.is_dir()))
-        .filter_map(|e| e.file_name().into_string().ok().map(|n| (n, e.path())))
-        .filter(|(n, _)| valid_name(n))
-        .collect();
+    let mut dirs: Vec<(String, PathBuf)> = Vec::new();
+    for entry in entries.filter_map(Result::ok) {
+        let Ok(kind) = entry.file_type() else { continue };
+        let name = entry.file_name().to_string_lossy().into_owned();
+        if kind.is_symlink() {
+            ignored.push(format!("{name}: a tenant folder that is a symlink is not served (make it a real folder)"));
+            continue;
+        }
+        if !kind.is_dir() {
+            continue;
+        }
+        if !valid_name(&name) {
+            if !name.starts_with('.') {
+                ignored.push(format!("{name}: not a usable tenant name ({NAME_RULE})"));
+            }
+            continue;
+        }
+        dirs.push((name, entry.path()));
+    }
     dirs.sort();
     for (name, dir) in dirs {
         let before = previous.tenants.get(&name);
-        let tenant = scan_tenant(&name, &dir, runtime, before.map(Arc::as_ref)).await;
+        let tenant = scan_tenant(&name, &dir, runtime, before.map(Arc::as_ref), &mut ignored).await;
         tenants.insert(name, Arc::new(tenant));
     }
-    Snapshot { tenants }
+    // A tenant folder deleted or renamed: its apps' calls in progress keep their versions until they
+    // end, as for a replaced file.
+    for (name, before) in &previous.tenants {
+        if tenants.contains_key(name) {
+            continue;
+        }
+        let apps: BTreeMap<String, Arc<App>> = before
+            .apps
+            .iter()
+            .filter_map(|(n, a)| departed(a).map(|a| (n.clone(), Arc::new(a))))
+            .collect();
+        if !apps.is_empty() {
+            tenants.insert(name.clone(), Arc::new(Tenant { apps, removed: true, ..(**before).clone() }));
+        }
+    }
+    ignored.sort();
+    Snapshot { tenants, ignored }
 }
 
-async fn scan_tenant(name: &str, dir: &Path, runtime: &Arc<Runtime>, before: Option<&Tenant>) -> Tenant {
+/// What a usable tenant or app name is, for messages.
+pub const NAME_RULE: &str = "1 to 128 ASCII letters, digits, `-`, `_` or `.`, not starting with `.`";
+
+async fn scan_tenant(
+    name: &str,
+    dir: &Path,
+    runtime: &Arc<Runtime>,
+    before: Option<&Tenant>,
+    ignored: &mut Vec<String>,
+) -> Tenant {
     let file = dir.join(TENANT_FILE);
-    let (config, config_error, unusable) = match std::fs::read_to_string(&file) {
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => (Arc::new(TenantConfig::default()), None, false),
-        Err(e) => keep_tenant(before, format!("{}: cannot read: {e}", file.display())),
+    let (config, config_error, unusable) = match read_text(dir, &file).await {
+        Err(ReadError::Missing) => (Arc::new(TenantConfig::default()), None, false),
+        Err(ReadError::Refused(e)) => keep_tenant(before, format!("{}: {e}", file.display())),
         Ok(text) => match TenantConfig::parse(&file, &text) {
             Ok(c) => (Arc::new(c), None, false),
             Err(e) => keep_tenant(before, e.to_string()),
@@ -65,23 +118,41 @@ async fn scan_tenant(name: &str, dir: &Path, runtime: &Arc<Runtime>, before: Opt
     }
     let ceilings = config.ceilings();
     let mut apps = BTreeMap::new();
-    let mut wasm_files: Vec<(String, std::path::PathBuf)> = std::fs::read_dir(dir)
-        .map(|rd| {
-            rd.filter_map(Result::ok)
-                .map(|e| e.path())
-                .filter(|p| p.extension().is_some_and(|x| x == "wasm"))
-                .filter_map(|p| p.file_stem().and_then(|s| s.to_str()).map(|s| (s.to_owned(), p.clone())))
-                .filter(|(s, _)| valid_name(s))
-                .collect()
-        })
-        .unwrap_or_default();
+    let mut wasm_files: Vec<(String, PathBuf)> = Vec::new();
+    for path in std::fs::read_dir(dir).into_iter().flatten().filter_map(Result::ok).map(|e| e.path()) {
+        let file_name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+        let Some(ext) = path.extension().map(|x| x.to_string_lossy().into_owned()) else { continue };
+        if !ext.eq_ignore_ascii_case("wasm") {
+            continue;
+        }
+        let stem = path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
+        if ext != "wasm" {
+            ignored.push(format!("{name}/{file_name}: not served (the extension must be `.wasm`, in lower case)"));
+        } else if !valid_name(&stem) {
+            ignored.push(format!("{name}/{file_name}: not served: not a usable app name ({NAME_RULE})"));
+        } else if RESERVED_APP_NAMES.contains(&stem.as_str()) {
+            ignored.push(format!("{name}/{file_name}: not served: `{stem}` is reserved (its `.toml` is the tenant's)"));
+        } else {
+            wasm_files.push((stem, path));
+        }
+    }
     wasm_files.sort();
     for (app_name, wasm_path) in wasm_files {
         let prev = before.and_then(|t| t.apps.get(&app_name)).map(Arc::as_ref);
-        let app = scan_app(name, &app_name, &wasm_path, &ceilings, runtime, prev).await;
+        let app = scan_app(name, &app_name, dir, &wasm_path, &ceilings, runtime, prev).await;
         apps.insert(app_name, Arc::new(app));
     }
-    Tenant { name: name.to_owned(), config, config_error, unusable, apps }
+    // Apps whose file is gone stay, answering nothing new, while calls may be pinned to them.
+    if let Some(before) = before {
+        for (app_name, app) in &before.apps {
+            if !apps.contains_key(app_name)
+                && let Some(kept) = departed(app)
+            {
+                apps.insert(app_name.clone(), Arc::new(kept));
+            }
+        }
+    }
+    Tenant { name: name.to_owned(), config, config_error, unusable, apps, removed: false }
 }
 
 fn keep_tenant(before: Option<&Tenant>, error: String) -> (Arc<TenantConfig>, Option<String>, bool) {
@@ -96,6 +167,7 @@ fn keep_tenant(before: Option<&Tenant>, error: String) -> (Arc<TenantConfig>, Op
 async fn scan_app(
     tenant: &str,
     name: &str,
+    dir: &Path,
     wasm_path: &Path,
     ceilings: &crate::config::Ceilings,
     runtime: &Arc<Runtime>,
@@ -103,10 +175,10 @@ async fn scan_app(
 ) -> App {
     let mut errors = Vec::new();
     let toml_path = wasm_path.with_extension("toml");
-    let config = match std::fs::read_to_string(&toml_path) {
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Arc::new(AppConfig::default()),
-        Err(e) => {
-            errors.push(format!("{}: cannot read: {e}", toml_path.display()));
+    let config = match read_text(dir, &toml_path).await {
+        Err(ReadError::Missing) => Arc::new(AppConfig::default()),
+        Err(ReadError::Refused(e)) => {
+            errors.push(format!("{}: {e}", toml_path.display()));
             prev.map_or_else(|| Arc::new(AppConfig::default()), |p| Arc::clone(&p.config))
         }
         Ok(text) => match AppConfig::parse(&toml_path, &text, ceilings) {
@@ -135,8 +207,9 @@ async fn scan_app(
             rejected = Some((hash, e));
         }
     } else {
-        match read_plugin(wasm_path) {
-            Err(e) => errors.push(e),
+        match read_bounded(dir, wasm_path, MAX_PLUGIN_BYTES).await {
+            Err(ReadError::Missing) => errors.push(format!("{}: the file is gone", wasm_path.display())),
+            Err(ReadError::Refused(e)) => errors.push(format!("{}: {e}", wasm_path.display())),
             Ok(wasm) => {
                 let hash = hex(&Sha256::digest(&wasm));
                 let rejected_before = prev.and_then(|p| p.rejected.as_ref()).filter(|(h, _)| *h == hash);
@@ -190,7 +263,23 @@ async fn scan_app(
     {
         tracing::error!(tenant, app = name, "load failed: {e}");
     }
-    App { name: name.to_owned(), config, version, last_error, rejected, retired, stamp }
+    App { name: name.to_owned(), config, version, last_error, rejected, retired, stamp, removed: false }
+}
+
+/// An app whose file is gone: its live version joins the retired ones (kept while pinned calls may
+/// need them); `None` when nothing is left to keep.
+fn departed(app: &App) -> Option<App> {
+    let mut retired = app.retired.clone();
+    if let Some(v) = &app.version {
+        retired.push((Arc::clone(v), std::time::SystemTime::now()));
+    }
+    if retired.is_empty() {
+        return None;
+    }
+    if !app.removed {
+        tracing::info!(app = %app.name, "app removed; its versions stay for calls in progress");
+    }
+    Some(App { version: None, retired, removed: true, stamp: None, rejected: None, ..app.clone() })
 }
 
 /// What identifies a file's contents without reading it: size, modification time and, on Unix, the
@@ -213,14 +302,69 @@ impl FileStamp {
     }
 }
 
-fn read_plugin(path: &Path) -> Result<Vec<u8>, String> {
-    let meta = std::fs::metadata(path).map_err(|e| format!("{}: cannot read: {e}", path.display()))?;
-    if meta.len() > MAX_PLUGIN_BYTES {
-        return Err(format!(
-            "{}: {} bytes is over the {MAX_PLUGIN_BYTES}-byte plugin limit",
-            path.display(),
-            meta.len()
-        ));
+/// Why a file of the tree was not read.
+#[derive(Debug)]
+enum ReadError {
+    /// There is no such file (an optional file may be absent).
+    Missing,
+    /// It exists but is not read, and why.
+    Refused(String),
+}
+
+/// Reads a configuration file as UTF-8 text, like [`read_bounded`].
+async fn read_text(dir: &Path, path: &Path) -> Result<String, ReadError> {
+    let bytes = read_bounded(dir, path, MAX_CONFIG_BYTES).await?;
+    String::from_utf8(bytes).map_err(|_| ReadError::Refused("is not UTF-8 text".into()))
+}
+
+/// Reads `path` inside the tenant folder `dir`: only a regular file whose real location is inside
+/// `dir`, at most `max` bytes, off the async runtime and under [`READ_TIMEOUT`].
+async fn read_bounded(dir: &Path, path: &Path, max: u64) -> Result<Vec<u8>, ReadError> {
+    let (dir, path) = (dir.to_path_buf(), path.to_path_buf());
+    let task = tokio::task::spawn_blocking(move || read_bounded_blocking(&dir, &path, max));
+    match tokio::time::timeout(READ_TIMEOUT, task).await {
+        Ok(Ok(result)) => result,
+        Ok(Err(e)) => Err(ReadError::Refused(format!("the read failed: {e}"))),
+        Err(_) => Err(ReadError::Refused(format!("not read: the read took longer than {READ_TIMEOUT:?}"))),
     }
-    std::fs::read(path).map_err(|e| format!("{}: cannot read: {e}", path.display()))
+}
+
+fn read_bounded_blocking(dir: &Path, path: &Path, max: u64) -> Result<Vec<u8>, ReadError> {
+    let refused = |m: String| Err(ReadError::Refused(m));
+    let link = match std::fs::symlink_metadata(path) {
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Err(ReadError::Missing),
+        Err(e) => return refused(format!("cannot read: {e}")),
+        Ok(m) => m,
+    };
+    if link.file_type().is_symlink() {
+        // Followed only when it stays inside this tenant's own folder.
+        let (Ok(real), Ok(home)) = (std::fs::canonicalize(path), std::fs::canonicalize(dir)) else {
+            return refused("is a symlink to nothing (dangling)".into());
+        };
+        if !real.starts_with(&home) {
+            return refused("is a symlink out of the tenant's folder: not followed".into());
+        }
+    }
+    let mut options = std::fs::OpenOptions::new();
+    options.read(true);
+    #[cfg(unix)]
+    {
+        // Opening a FIFO without O_NONBLOCK waits for a writer; with it, the check below refuses it.
+        use std::os::unix::fs::OpenOptionsExt;
+        options.custom_flags(libc::O_NONBLOCK);
+    }
+    let file = options.open(path).map_err(|e| ReadError::Refused(format!("cannot open: {e}")))?;
+    let meta = file.metadata().map_err(|e| ReadError::Refused(format!("cannot read: {e}")))?;
+    if !meta.is_file() {
+        return refused("is not a regular file (a FIFO, device or socket is never read)".into());
+    }
+    if meta.len() > max {
+        return refused(format!("{} bytes is over the {max}-byte limit", meta.len()));
+    }
+    let mut bytes = Vec::with_capacity(usize::try_from(meta.len()).unwrap_or(0));
+    file.take(max + 1).read_to_end(&mut bytes).map_err(|e| ReadError::Refused(format!("cannot read: {e}")))?;
+    if bytes.len() as u64 > max {
+        return refused(format!("grew past the {max}-byte limit while being read"));
+    }
+    Ok(bytes)
 }

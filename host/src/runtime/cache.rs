@@ -3,9 +3,15 @@
 //!
 //! Only artifacts this process wrote are ever deserialized: they live under the host's own data
 //! directory, are published by write-then-rename, and are never tenant input.
+//!
+//! The cache is bounded: past its byte cap, the least recently used artifacts go first (a load
+//! touches its file), never one a loaded version was built from. A failed write removes its
+//! temporary file, and leftovers of a crash are removed at start.
 
+use std::collections::HashSet;
 use std::hash::{DefaultHasher, Hash, Hasher};
 use std::path::{Path, PathBuf};
+use std::time::SystemTime;
 
 use wasmtime::Engine;
 use wasmtime::component::Component;
@@ -15,12 +21,16 @@ use wasmtime::component::Component;
 pub struct ArtifactCache {
     engine: Engine,
     dir: Option<PathBuf>,
+    max_bytes: u64,
 }
+
+/// The extension of temporary files being written.
+const TMP_MARK: &str = ".tmp";
 
 impl ArtifactCache {
     /// The cache under `data_dir/artifacts/<engine compatibility hash>/`. Caching is off (with a
     /// warning) when the directory cannot be created.
-    pub fn new(engine: &Engine, data_dir: &Path) -> Self {
+    pub fn new(engine: &Engine, data_dir: &Path, max_bytes: u64) -> Self {
         let mut hasher = DefaultHasher::new();
         engine.precompile_compatibility_hash().hash(&mut hasher);
         let dir = data_dir.join("artifacts").join(format!("{:016x}", hasher.finish()));
@@ -31,7 +41,64 @@ impl ArtifactCache {
                 None
             }
         };
-        ArtifactCache { engine: engine.clone(), dir }
+        let cache = ArtifactCache { engine: engine.clone(), dir, max_bytes };
+        cache.remove_leftovers();
+        cache
+    }
+
+    /// Removes partial artifacts a crashed or failed write left behind.
+    fn remove_leftovers(&self) {
+        for (path, _, _) in self.entries(true) {
+            match std::fs::remove_file(&path) {
+                Ok(()) => tracing::info!("removed the partial artifact {}", path.display()),
+                Err(e) => tracing::warn!("cannot remove the partial artifact {}: {e}", path.display()),
+            }
+        }
+    }
+
+    /// `(path, bytes, last used)` of the finished artifacts (or, with `partial`, the temporary files).
+    fn entries(&self, partial: bool) -> Vec<(PathBuf, u64, SystemTime)> {
+        let Some(dir) = &self.dir else { return Vec::new() };
+        let Ok(read) = std::fs::read_dir(dir) else { return Vec::new() };
+        read.filter_map(Result::ok)
+            .filter(|e| {
+                let name = e.file_name().to_string_lossy().into_owned();
+                if partial { name.contains(TMP_MARK) } else { name.ends_with(".cwasm") }
+            })
+            .filter_map(|e| {
+                let meta = e.metadata().ok()?;
+                Some((e.path(), meta.len(), meta.modified().unwrap_or(SystemTime::UNIX_EPOCH)))
+            })
+            .collect()
+    }
+
+    /// Deletes the least recently used artifacts until the cache fits its cap, never one of `keep`
+    /// (the hashes of loaded versions). Returns the bytes freed.
+    pub fn trim(&self, keep: &HashSet<String>) -> u64 {
+        let mut entries = self.entries(false);
+        let mut total: u64 = entries.iter().map(|(_, n, _)| n).sum();
+        if total <= self.max_bytes {
+            return 0;
+        }
+        entries.sort_by_key(|(_, _, used)| *used);
+        let mut freed = 0;
+        for (path, bytes, _) in entries {
+            if total <= self.max_bytes {
+                break;
+            }
+            let hash = path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
+            if keep.contains(&hash) {
+                continue;
+            }
+            if std::fs::remove_file(&path).is_ok() {
+                total -= bytes;
+                freed += bytes;
+            }
+        }
+        if freed > 0 {
+            tracing::info!("artifact cache trimmed by {freed} bytes to {total} (cap {})", self.max_bytes);
+        }
+        freed
     }
 
     fn path(&self, hash: &str) -> Option<PathBuf> {
@@ -50,7 +117,13 @@ impl ArtifactCache {
         #[allow(unsafe_code)]
         let loaded = unsafe { Component::deserialize_file(&self.engine, &path) };
         match loaded {
-            Ok(c) => Some(c),
+            Ok(c) => {
+                // Marks it recently used for the cache's trimming.
+                if let Ok(f) = std::fs::File::options().append(true).open(&path) {
+                    let _ = f.set_modified(SystemTime::now());
+                }
+                Some(c)
+            }
             Err(e) => {
                 tracing::warn!("ignoring cached artifact {}: {e}", path.display());
                 let _ = std::fs::remove_file(&path);
@@ -70,8 +143,11 @@ impl ArtifactCache {
 
 fn write_atomically(path: &Path, component: &Component) -> anyhow::Result<()> {
     let bytes = component.serialize()?;
-    let tmp = path.with_extension(format!("tmp{}", std::process::id()));
-    std::fs::write(&tmp, bytes)?;
-    std::fs::rename(&tmp, path)?;
-    Ok(())
+    let tmp = path.with_extension(format!("cwasm{TMP_MARK}{}", std::process::id()));
+    let written = std::fs::write(&tmp, bytes).and_then(|()| std::fs::rename(&tmp, path));
+    if written.is_err() {
+        // A full disk must not keep the partial file.
+        let _ = std::fs::remove_file(&tmp);
+    }
+    Ok(written?)
 }

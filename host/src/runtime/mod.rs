@@ -7,19 +7,24 @@ pub mod bindings;
 mod cache;
 mod limiter;
 mod output;
+mod scheduler;
 mod store;
 
 use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
-use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+use std::collections::HashMap;
+use std::sync::Mutex;
+
+use tokio::sync::Semaphore;
 use wasmtime::component::{Component, Linker};
 use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig, Store, Trap, UpdateDeadline};
 
 pub use bindings::{Claims, Context, Webhook};
-pub use limiter::MemoryBudget;
+pub use limiter::{Exhausted, MemoryBudget};
 pub use output::CallLog;
+pub use scheduler::{Ask, Refusal, Scheduler, Slot, TenantLoad};
 pub use store::{HostState, PluginEnv};
 
 use crate::config::{Limits, MAX_MEMORY_MIB};
@@ -29,8 +34,11 @@ use limiter::Limiter;
 
 /// How often the epoch ticker thread advances the engine's epoch.
 pub const EPOCH_TICK: Duration = Duration::from_millis(5);
-/// Extra time after the deadline before a call blocked in a host import is abandoned.
-pub const HOST_CALL_GRACE: Duration = Duration::from_millis(250);
+/// Extra time after the deadline before a call blocked in a host import is abandoned (the fallback
+/// still goes out within deadline + 250 ms).
+pub const HOST_CALL_GRACE: Duration = Duration::from_millis(100);
+/// Instance slots kept beyond the scheduler's for load-time smoke instantiations.
+pub const LOAD_SLOTS: usize = 8;
 /// Largest data one call may pass into host imports.
 pub const HOSTCALL_FUEL: usize = 2 << 20;
 /// Interfaces a plugin may import; anything else is refused at load time.
@@ -48,9 +56,18 @@ pub enum GuestFailure {
     /// The wall-clock deadline passed.
     #[error("deadline of {0} ms exceeded")]
     Deadline(u128),
-    /// The plugin wanted more memory than allowed.
+    /// The webhook could not start in time: the host or the tenant is at its share.
+    #[error("not run: {0}")]
+    Overloaded(String),
+    /// The plugin wanted more memory than its app's cap.
     #[error("out of memory: {0}")]
     OutOfMemory(String),
+    /// The tenant's other running calls hold its whole share of the host's memory.
+    #[error("tenant memory share exhausted: {0}")]
+    TenantMemory(String),
+    /// Every tenant's running calls together hold the host's whole memory budget.
+    #[error("host memory budget exhausted: {0}")]
+    HostMemory(String),
     /// The plugin overflowed its stack.
     #[error("stack overflow")]
     StackOverflow,
@@ -75,7 +92,10 @@ impl GuestFailure {
             GuestFailure::Error(_) => "error",
             GuestFailure::Trap(_) => "trap",
             GuestFailure::Deadline(_) => "deadline",
+            GuestFailure::Overloaded(_) => "overloaded",
             GuestFailure::OutOfMemory(_) => "out-of-memory",
+            GuestFailure::TenantMemory(_) => "tenant-memory-share",
+            GuestFailure::HostMemory(_) => "host-memory-budget",
             GuestFailure::StackOverflow => "stack-overflow",
             GuestFailure::InvalidNcco(_) => "invalid-ncco",
             GuestFailure::NccoTooLarge(..) => "ncco-too-large",
@@ -109,9 +129,12 @@ pub struct Runtime {
     engine: Engine,
     linker: Linker<HostState>,
     budget: MemoryBudget,
-    gate: Arc<Semaphore>,
+    tenant_budgets: Mutex<HashMap<String, MemoryBudget>>,
+    scheduler: Scheduler,
     compile_gate: Semaphore,
     cache: ArtifactCache,
+    /// Versions handed out, by hash: the artifacts they were built from stay in the cache.
+    loaded: Mutex<HashMap<String, std::sync::Weak<Version>>>,
 }
 
 impl std::fmt::Debug for Runtime {
@@ -120,15 +143,27 @@ impl std::fmt::Debug for Runtime {
     }
 }
 
-/// A slot of the concurrency gate: held while an instance runs.
-#[derive(Debug)]
-pub struct Permit(#[allow(dead_code)] OwnedSemaphorePermit);
+/// How the runtime is sized.
+#[derive(Debug, Clone)]
+pub struct RuntimeConfig {
+    /// Instances running at once.
+    pub slots: usize,
+    /// Webhooks waiting for a slot at once, over all tenants.
+    pub max_queued: usize,
+    /// Memory all running instances may hold together, bytes.
+    pub memory_budget: u64,
+    /// Where compiled artifacts are cached.
+    pub data_dir: std::path::PathBuf,
+    /// Most bytes of cached artifacts.
+    pub artifact_cache_bytes: u64,
+}
 
 impl Runtime {
-    /// Builds the engine (pooling allocator sized for `max_concurrent` instances), starts its epoch
-    /// ticker thread, and links the allowed imports.
-    pub fn new(max_concurrent: usize, memory_budget: u64, data_dir: &Path) -> anyhow::Result<Self> {
-        let instances = u32::try_from(max_concurrent.max(1)).unwrap_or(u32::MAX);
+    /// Builds the engine (pooling allocator sized for the scheduler's slots), starts its epoch ticker
+    /// thread, and links the allowed imports.
+    pub fn new(rc: &RuntimeConfig) -> anyhow::Result<Self> {
+        let data_dir: &Path = &rc.data_dir;
+        let instances = u32::try_from(rc.slots.max(1) + LOAD_SLOTS).unwrap_or(u32::MAX);
         let mut pool = PoolingAllocationConfig::new();
         pool.total_component_instances(instances)
             .total_stacks(instances)
@@ -155,14 +190,16 @@ impl Runtime {
         let engine = Engine::new(&config)?;
         spawn_epoch_ticker(&engine);
         let linker = store::linker(&engine)?;
-        let cache = ArtifactCache::new(&engine, data_dir);
+        let cache = ArtifactCache::new(&engine, data_dir, rc.artifact_cache_bytes);
         Ok(Runtime {
             engine,
             linker,
-            budget: MemoryBudget::new(memory_budget),
-            gate: Arc::new(Semaphore::new(max_concurrent.max(1))),
+            budget: MemoryBudget::new(rc.memory_budget),
+            tenant_budgets: Mutex::default(),
+            scheduler: Scheduler::new(rc.slots, rc.max_queued),
             compile_gate: Semaphore::new(1),
             cache,
+            loaded: Mutex::default(),
         })
     }
 
@@ -171,9 +208,35 @@ impl Runtime {
         self.budget.used()
     }
 
-    /// A slot to run an instance, or `None` when the host is at its concurrency limit.
-    pub fn try_permit(&self) -> Option<Permit> {
-        self.gate.clone().try_acquire_owned().ok().map(Permit)
+    /// The host's memory budget, bytes.
+    pub fn memory_budget(&self) -> u64 {
+        self.budget.cap()
+    }
+
+    /// The fair scheduler of instances.
+    pub fn scheduler(&self) -> &Scheduler {
+        &self.scheduler
+    }
+
+    /// The memory share of `tenant` (`cap` bytes of the host budget); a changed cap takes effect for
+    /// calls that start after the change.
+    pub fn tenant_budget(&self, tenant: &str, cap: u64) -> MemoryBudget {
+        let mut budgets = self.tenant_budgets.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        match budgets.get(tenant) {
+            Some(b) if b.cap() == cap => b.clone(),
+            _ => {
+                // In-flight calls keep refunding the budget they charged.
+                let b = MemoryBudget::new(cap);
+                budgets.insert(tenant.to_owned(), b.clone());
+                b
+            }
+        }
+    }
+
+    /// Memory the running calls of `tenant` hold, bytes.
+    pub fn tenant_memory_in_use(&self, tenant: &str) -> u64 {
+        let budgets = self.tenant_budgets.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        budgets.get(tenant).map_or(0, MemoryBudget::used)
     }
 
     /// Compiles (or loads from the artifact cache), checks the imports, links and smoke-instantiates
@@ -192,6 +255,10 @@ impl Runtime {
         let pre = PluginPre::new(instance_pre).map_err(|e| format!("not an ncco plugin: {e:#}"))?;
         let version = Arc::new(Version { hash, loaded_at: SystemTime::now(), compile_time, from_cache, pre });
         self.smoke(&version).await?;
+        if let Ok(mut loaded) = self.loaded.lock() {
+            loaded.retain(|_, v| v.strong_count() > 0);
+            loaded.insert(version.hash.clone(), Arc::downgrade(&version));
+        }
         Ok(version)
     }
 
@@ -204,6 +271,13 @@ impl Runtime {
         }
         let component = Component::new(&self.engine, wasm).map_err(|e| format!("cannot compile: {e:#}"))?;
         self.cache.store(hash, &component);
+        let mut keep: std::collections::HashSet<String> = self
+            .loaded
+            .lock()
+            .map(|l| l.iter().filter(|(_, v)| v.strong_count() > 0).map(|(h, _)| h.clone()).collect())
+            .unwrap_or_default();
+        keep.insert(hash.to_owned());
+        self.cache.trim(&keep);
         Ok((component, false))
     }
 
@@ -226,14 +300,15 @@ impl Runtime {
 
     async fn smoke(&self, version: &Version) -> Result<(), String> {
         let env = PluginEnv::smoke();
-        let mut store = self.store(env, &Limits::default());
+        let limits = Limits::default();
+        let budget = MemoryBudget::new(limits.memory_bytes);
+        let mut store = self.store(env, &limits, budget, Instant::now() + limits.timeout);
         version.pre.instantiate_async(&mut store).await.map_err(|e| format!("does not instantiate: {e:#}"))?;
         Ok(())
     }
 
-    fn store(&self, env: PluginEnv, limits: &Limits) -> Store<HostState> {
-        let limiter = Limiter::new(self.budget.clone(), limits.memory_bytes);
-        let deadline = Instant::now() + limits.timeout;
+    fn store(&self, env: PluginEnv, limits: &Limits, tenant: MemoryBudget, deadline: Instant) -> Store<HostState> {
+        let limiter = Limiter::new(tenant, self.budget.clone(), limits.memory_bytes);
         let mut store = Store::new(&self.engine, HostState::new(env, limiter, deadline));
         store.limiter(|s| &mut s.limiter);
         store.set_hostcall_fuel(HOSTCALL_FUEL);
@@ -249,16 +324,11 @@ impl Runtime {
     }
 
     /// Runs one webhook: a fresh store and instance of `version`, one call, then the store is dropped.
-    pub async fn call(
-        &self,
-        version: &Version,
-        env: PluginEnv,
-        limits: &Limits,
-        ctx: Context,
-        payload: &str,
-    ) -> (Result<Option<String>, GuestFailure>, CallLog) {
+    /// `deadline` is measured from the webhook's arrival; memory is charged to `tenant` and the host.
+    pub async fn call(&self, version: &Version, run: RunSpec<'_>, ctx: Context, payload: &str) -> (Result<Option<String>, GuestFailure>, CallLog) {
+        let RunSpec { env, limits, tenant_budget, deadline } = run;
         let log = env.log.clone();
-        let mut store = self.store(env, limits);
+        let mut store = self.store(env, limits, tenant_budget, deadline);
         let answer = ctx.webhook == Webhook::Answer || ctx.webhook == Webhook::Fallback;
         let run = async {
             let plugin: Plugin = version.pre.instantiate_async(&mut store).await?;
@@ -268,16 +338,29 @@ impl Runtime {
                 plugin.call_event(&mut store, &ctx, payload).await
             }
         };
-        let outcome = tokio::time::timeout(limits.timeout + HOST_CALL_GRACE, run).await;
-        let exhausted = store.data().limiter.exhausted;
+        let outcome = tokio::time::timeout_at((deadline + HOST_CALL_GRACE).into(), run).await;
+        let limiter = &store.data().limiter;
         let result = match outcome {
             Err(_) => Err(GuestFailure::Deadline(limits.timeout.as_millis())),
             Ok(Ok(Ok(ncco))) => Ok(ncco),
             Ok(Ok(Err(message))) => Err(GuestFailure::Error(message)),
-            Ok(Err(e)) => Err(classify_trap(&e, exhausted, limits)),
+            Ok(Err(e)) => Err(classify_trap(&e, limiter, limits)),
         };
         (result, log)
     }
+}
+
+/// What one run gets besides the webhook: its environment, limits, memory share and deadline.
+#[derive(Debug)]
+pub struct RunSpec<'a> {
+    /// What the plugin may reach.
+    pub env: PluginEnv,
+    /// The app's limits.
+    pub limits: &'a Limits,
+    /// The tenant's memory share.
+    pub tenant_budget: MemoryBudget,
+    /// The webhook's deadline, from its arrival.
+    pub deadline: Instant,
 }
 
 /// How many identical innermost frames make an out-of-bounds access a stack overflow.
@@ -293,14 +376,22 @@ fn shadow_stack_overflow(e: &wasmtime::Error) -> bool {
     })
 }
 
-fn classify_trap(e: &wasmtime::Error, exhausted: bool, limits: &Limits) -> GuestFailure {
+fn classify_trap(e: &wasmtime::Error, limiter: &Limiter, limits: &Limits) -> GuestFailure {
     match e.downcast_ref::<Trap>() {
         Some(Trap::Interrupt) => GuestFailure::Deadline(limits.timeout.as_millis()),
         Some(Trap::StackOverflow) => GuestFailure::StackOverflow,
         Some(Trap::MemoryOutOfBounds) if shadow_stack_overflow(e) => GuestFailure::StackOverflow,
-        _ if exhausted => {
-            GuestFailure::OutOfMemory(format!("the {} MiB limit was reached ({e})", limits.memory_bytes >> 20))
+        _ if limiter.exhausted == Some(Exhausted::Instance) => {
+            GuestFailure::OutOfMemory(format!("the app's {} MiB limit was reached ({e})", limits.memory_bytes >> 20))
         }
+        _ if limiter.exhausted == Some(Exhausted::TenantShare) => GuestFailure::TenantMemory(format!(
+            "the tenant's other running calls hold its {} MiB share of the host's memory ({e})",
+            limiter.tenant_cap() >> 20
+        )),
+        _ if limiter.exhausted == Some(Exhausted::Host) => GuestFailure::HostMemory(format!(
+            "running calls hold the host's whole {} MiB budget ({e})",
+            limiter.host_cap() >> 20
+        )),
         _ if format!("{e:#}").contains("fuel allocated for hostcalls has been exhausted") => {
             GuestFailure::TooMuchData(HOSTCALL_FUEL)
         }

@@ -189,6 +189,117 @@ impl bindings::vonage::ncco::host::Host for HostState {
     }
 }
 
+use bindings::vonage::ncco::state::{Scope, StateError as WitStateError};
+
+impl HostState {
+    /// The namespace of `scope`, or why there is none.
+    fn scope_ns(&self, scope: Scope) -> Result<Namespace, WitStateError> {
+        match scope {
+            Scope::App => Ok(self.env.app_ns.clone()),
+            Scope::Call => self.env.call_ns.clone().ok_or(WitStateError::NoCall),
+        }
+    }
+
+    fn check_key(key: &str) -> Result<(), WitStateError> {
+        if key.is_empty() || key.len() > MAX_STATE_KEY_BYTES {
+            return Err(WitStateError::Invalid(format!(
+                "a state key is 1 to {MAX_STATE_KEY_BYTES} bytes, this one is {}",
+                key.len()
+            )));
+        }
+        Ok(())
+    }
+
+    fn check_value(value: &[u8]) -> Result<(), WitStateError> {
+        if value.len() > MAX_STATE_VALUE_BYTES {
+            return Err(WitStateError::Invalid(format!(
+                "a state value is at most {MAX_STATE_VALUE_BYTES} bytes, this one is {}",
+                value.len()
+            )));
+        }
+        Ok(())
+    }
+
+    /// The time to live of a write: call state never outlives its call.
+    fn ttl(scope: Scope, ttl_seconds: Option<u32>) -> Option<Duration> {
+        let asked = ttl_seconds.map(|s| Duration::from_secs(s.into()));
+        match scope {
+            Scope::Call => Some(asked.map_or(crate::state::MAX_CALL_STATE, |t| t.min(crate::state::MAX_CALL_STATE))),
+            Scope::App => asked,
+        }
+    }
+
+    /// A backend failure, logged for the operator and the plugin, returned to the plugin.
+    fn unavailable(&self, e: &crate::state::StateError) -> WitStateError {
+        self.report(e);
+        WitStateError::Unavailable(e.to_string())
+    }
+}
+
+impl bindings::vonage::ncco::state::Host for HostState {
+    async fn get(&mut self, scope: Scope, key: String) -> Result<Option<Vec<u8>>, WitStateError> {
+        let ns = self.scope_ns(scope)?;
+        Self::check_key(&key)?;
+        self.env.state.get(&ns, &key).await.map_err(|e| self.unavailable(&e))
+    }
+
+    async fn set(
+        &mut self,
+        scope: Scope,
+        key: String,
+        value: Vec<u8>,
+        ttl_seconds: Option<u32>,
+    ) -> Result<(), WitStateError> {
+        let ns = self.scope_ns(scope)?;
+        Self::check_key(&key)?;
+        Self::check_value(&value)?;
+        let ttl = Self::ttl(scope, ttl_seconds);
+        self.env.state.set(&ns, &key, value, ttl).await.map_err(|e| self.unavailable(&e))
+    }
+
+    async fn delete(&mut self, scope: Scope, key: String) -> Result<(), WitStateError> {
+        let ns = self.scope_ns(scope)?;
+        Self::check_key(&key)?;
+        self.env.state.delete(&ns, &key).await.map_err(|e| self.unavailable(&e))
+    }
+
+    async fn increment(
+        &mut self,
+        scope: Scope,
+        key: String,
+        delta: i64,
+        ttl_seconds: Option<u32>,
+    ) -> Result<i64, WitStateError> {
+        let ns = self.scope_ns(scope)?;
+        Self::check_key(&key)?;
+        let ttl = Self::ttl(scope, ttl_seconds);
+        match self.env.state.increment(&ns, &key, delta, ttl).await {
+            Ok(Some(n)) => Ok(n),
+            Ok(None) => Err(WitStateError::Invalid(format!(
+                "`{key}` does not hold an integer (decimal text), or adding {delta} overflows"
+            ))),
+            Err(e) => Err(self.unavailable(&e)),
+        }
+    }
+
+    async fn compare_and_set(
+        &mut self,
+        scope: Scope,
+        key: String,
+        expected: Option<Vec<u8>>,
+        new: Option<Vec<u8>>,
+        ttl_seconds: Option<u32>,
+    ) -> Result<bool, WitStateError> {
+        let ns = self.scope_ns(scope)?;
+        Self::check_key(&key)?;
+        if let Some(v) = &new {
+            Self::check_value(v)?;
+        }
+        let ttl = Self::ttl(scope, ttl_seconds);
+        self.env.state.compare_and_set(&ns, &key, expected, new, ttl).await.map_err(|e| self.unavailable(&e))
+    }
+}
+
 /// The linker: the plugin world plus the WASI interfaces a Rust `wasm32-wasip2` guest needs (I/O
 /// streams, clocks, random, stdio, an empty environment, exit). No filesystem, no sockets: a plugin
 /// importing those is refused when it is loaded.

@@ -54,7 +54,12 @@ pub fn answer(
         endpoint_type: Some(EndpointType::from(endpoint_type)),
         region_url: Some(region_url.to_owned()),
         custom_data: custom_data.map(|m| Value::Object(m.clone())),
-        sip_headers: sip_headers.clone(),
+        // Vonage never forwards headers starting `X-Nexmo` (voice-api.md §2.2).
+        sip_headers: sip_headers
+            .iter()
+            .filter(|(name, _)| !name.to_ascii_lowercase().starts_with("x-nexmo"))
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect(),
         ..AnswerRequest::default()
     };
     object(&request)

@@ -1,29 +1,23 @@
-//! Durable state in one redb file under the data directory. Every write is its own transaction,
-//! committed with redb's default (immediate) durability before the plugin's import returns, so an
-//! acknowledged write survives `kill -9` of the host. Expiry times are stored with the value (Unix
+//! Durable state in one redb file under the data directory. Writes go through the group-commit writer
+//! (`group_commit.rs`): each is committed with redb's immediate durability (fsync, shared by the
+//! writes of one group) before the plugin's import returns, so an acknowledged write survives
+//! `kill -9` of the host. Expiry times are stored with the value (Unix
 //! milliseconds) so they survive restarts; expired entries are skipped on read and swept on write.
 
 use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
-use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition};
+use redb::{ReadableDatabase, ReadableTable};
 
+use super::group_commit::{Db, Output, TABLE, Table, Writer};
 use super::{Namespace, StateError, StateFuture, StateStore, now_ms};
-
-const TABLE: TableDefinition<&str, &[u8]> = TableDefinition::new("state");
-/// Writes between two sweeps of expired entries.
-const SWEEP_EVERY_WRITES: u64 = 1024;
 
 /// State in a redb database file.
 #[derive(Debug, Clone)]
 pub struct EmbeddedStore {
-    db: Arc<Database>,
-    writes: Arc<std::sync::atomic::AtomicU64>,
-}
-
-fn err(e: impl std::fmt::Display) -> StateError {
-    StateError(format!("embedded store: {e}"))
+    db: Arc<Db>,
+    writer: Writer,
 }
 
 /// `[expires_ms: u64 LE][value]`; 0 means no expiry.
@@ -45,47 +39,34 @@ fn live(raw: &[u8], now: u64) -> Option<&[u8]> {
     expires.is_none_or(|t| t > now).then_some(value)
 }
 
+fn sweep_expired(table: &mut Table<'_>) -> Result<(), redb::StorageError> {
+    let now = now_ms();
+    table.retain(|_, raw| live(raw, now).is_some())
+}
+
+fn expiry(ttl: Option<Duration>, now: u64) -> Option<u64> {
+    ttl.map(|t| now.saturating_add(u64::try_from(t.as_millis()).unwrap_or(u64::MAX)))
+}
+
 impl EmbeddedStore {
-    /// Opens (or creates) the database at `path`.
+    /// Opens (or creates) the database at `path` and starts its writer.
     pub fn open(path: &Path) -> Result<Self, StateError> {
-        if let Some(dir) = path.parent() {
-            std::fs::create_dir_all(dir).map_err(err)?;
-        }
-        let db = Database::create(path).map_err(|e| StateError(format!("cannot open {}: {e}", path.display())))?;
-        let txn = db.begin_write().map_err(err)?;
-        txn.open_table(TABLE).map_err(err)?;
-        txn.commit().map_err(err)?;
-        Ok(EmbeddedStore { db: Arc::new(db), writes: Arc::default() })
+        let db = Db::open(path)?;
+        let writer = Writer::start(Arc::clone(&db), sweep_expired)?;
+        Ok(EmbeddedStore { db, writer })
     }
 
-    /// Runs `f` in one write transaction, off the async runtime, committed durably (fsync) unless
-    /// `durable` is false.
+    /// Runs `f` in the writer's next group transaction, committed durably (fsync) unless `durable`
+    /// is false, and acknowledged after the commit.
     async fn write<T: Send + 'static>(
         &self,
+        ns: &Namespace,
         durable: bool,
-        f: impl FnOnce(&mut redb::Table<'_, &'static str, &'static [u8]>) -> Result<T, redb::StorageError> + Send + 'static,
+        f: impl FnOnce(&mut Table<'_>) -> Result<T, redb::StorageError> + Send + 'static,
     ) -> Result<T, StateError> {
-        let db = Arc::clone(&self.db);
-        let sweep = self.writes.fetch_add(1, std::sync::atomic::Ordering::Relaxed).is_multiple_of(SWEEP_EVERY_WRITES);
-        tokio::task::spawn_blocking(move || {
-            let mut txn = db.begin_write().map_err(err)?;
-            if !durable {
-                txn.set_durability(redb::Durability::None).map_err(err)?;
-            }
-            let out = {
-                let mut table = txn.open_table(TABLE).map_err(err)?;
-                let out = f(&mut table).map_err(err)?;
-                if sweep {
-                    let now = now_ms();
-                    table.retain(|_, raw| live(raw, now).is_some()).map_err(err)?;
-                }
-                out
-            };
-            txn.commit().map_err(err)?;
-            Ok(out)
-        })
-        .await
-        .map_err(err)?
+        let work = Box::new(move |t: &mut Table<'_>| f(t).map(|v| Box::new(v) as Output));
+        let out = self.writer.write(ns.tenant(), durable, work).await?;
+        out.downcast::<T>().map(|b| *b).map_err(|_| StateError("embedded store: unexpected result type".into()))
     }
 
     async fn read<T: Send + 'static>(
@@ -94,16 +75,21 @@ impl EmbeddedStore {
     ) -> Result<T, StateError> {
         let db = Arc::clone(&self.db);
         tokio::task::spawn_blocking(move || {
-            let txn = db.begin_read().map_err(err)?;
-            let table = txn.open_table(TABLE).map_err(err)?;
-            f(&table).map_err(err)
+            let database = db.get()?;
+            let txn = database.begin_read().map_err(|e| db.failed(&database, e))?;
+            let table = txn.open_table(TABLE).map_err(|e| db.failed(&database, e))?;
+            f(&table).map_err(|e| db.failed(&database, e))
         })
         .await
-        .map_err(err)?
+        .map_err(|e| StateError(format!("embedded store: {e}")))?
     }
 }
 
 impl StateStore for EmbeddedStore {
+    fn fault(&self) -> Option<String> {
+        self.db.fault()
+    }
+
     fn get<'a>(&'a self, ns: &'a Namespace, key: &'a str) -> StateFuture<'a, Option<Vec<u8>>> {
         let full = ns.prefix() + key;
         Box::pin(async move {
@@ -125,9 +111,98 @@ impl StateStore for EmbeddedStore {
         let full = ns.prefix() + key;
         let expires = ttl.map(|t| now_ms().saturating_add(u64::try_from(t.as_millis()).unwrap_or(u64::MAX)));
         Box::pin(async move {
-            self.write(true, move |t| {
+            self.write(ns, true, move |t| {
                 t.insert(full.as_str(), encode(&value, expires).as_slice())?;
                 Ok(())
+            })
+            .await
+        })
+    }
+
+    fn insert_new<'a>(
+        &'a self,
+        ns: &'a Namespace,
+        key: &'a str,
+        value: Vec<u8>,
+        ttl: Option<Duration>,
+    ) -> StateFuture<'a, bool> {
+        let full = ns.prefix() + key;
+        let now = now_ms();
+        let expires = ttl.map(|t| now.saturating_add(u64::try_from(t.as_millis()).unwrap_or(u64::MAX)));
+        // Replay records are advisory like pins: not fsynced (a crash forgets the last few seconds').
+        let durable = !matches!(ns, Namespace::Replay { .. });
+        Box::pin(async move {
+            // Check and insert in one write transaction: redb has one writer at a time.
+            self.write(ns, durable, move |t| {
+                if t.get(full.as_str())?.is_some_and(|g| live(g.value(), now).is_some()) {
+                    return Ok(false);
+                }
+                t.insert(full.as_str(), encode(&value, expires).as_slice())?;
+                Ok(true)
+            })
+            .await
+        })
+    }
+
+    fn increment<'a>(
+        &'a self,
+        ns: &'a Namespace,
+        key: &'a str,
+        delta: i64,
+        ttl: Option<Duration>,
+    ) -> StateFuture<'a, Option<i64>> {
+        let full = ns.prefix() + key;
+        let now = now_ms();
+        let created_expiry = ttl.map(|t| now.saturating_add(u64::try_from(t.as_millis()).unwrap_or(u64::MAX)));
+        Box::pin(async move {
+            self.write(ns, true, move |t| {
+                let current = t.get(full.as_str())?.and_then(|g| {
+                    let (expires, value) = decode(g.value())?;
+                    expires.is_none_or(|e| e > now).then(|| (super::parse_counter(value), expires))
+                });
+                let (value, expires) = match current {
+                    Some((Some(v), expires)) => (v, expires),
+                    Some((None, _)) => return Ok(None),
+                    None => (0, created_expiry),
+                };
+                let Some(next) = value.checked_add(delta) else { return Ok(None) };
+                t.insert(full.as_str(), encode(next.to_string().as_bytes(), expires).as_slice())?;
+                Ok(Some(next))
+            })
+            .await
+        })
+    }
+
+    fn compare_and_set<'a>(
+        &'a self,
+        ns: &'a Namespace,
+        key: &'a str,
+        expected: Option<Vec<u8>>,
+        new: Option<Vec<u8>>,
+        ttl: Option<Duration>,
+    ) -> StateFuture<'a, bool> {
+        let full = ns.prefix() + key;
+        let now = now_ms();
+        let expires = ttl.map(|t| now.saturating_add(u64::try_from(t.as_millis()).unwrap_or(u64::MAX)));
+        Box::pin(async move {
+            self.write(ns, true, move |t| {
+                let matches = {
+                    let current = t.get(full.as_str())?;
+                    let live_value = current.as_ref().and_then(|g| live(g.value(), now));
+                    live_value == expected.as_deref()
+                };
+                if !matches {
+                    return Ok(false);
+                }
+                match new {
+                    Some(value) => {
+                        t.insert(full.as_str(), encode(&value, expires).as_slice())?;
+                    }
+                    None => {
+                        t.remove(full.as_str())?;
+                    }
+                }
+                Ok(true)
             })
             .await
         })
@@ -136,7 +211,7 @@ impl StateStore for EmbeddedStore {
     fn delete<'a>(&'a self, ns: &'a Namespace, key: &'a str) -> StateFuture<'a, ()> {
         let full = ns.prefix() + key;
         Box::pin(async move {
-            self.write(true, move |t| {
+            self.write(ns, true, move |t| {
                 t.remove(full.as_str())?;
                 Ok(())
             })
@@ -147,7 +222,7 @@ impl StateStore for EmbeddedStore {
     fn expire_all<'a>(&'a self, ns: &'a Namespace, grace: Duration) -> StateFuture<'a, ()> {
         let prefix = ns.prefix();
         Box::pin(async move {
-            self.write(true, move |t| {
+            self.write(ns, true, move |t| {
                 let at = now_ms().saturating_add(u64::try_from(grace.as_millis()).unwrap_or(u64::MAX));
                 let mut updates = Vec::new();
                 for item in t.range(prefix.as_str()..)? {
@@ -172,10 +247,10 @@ impl StateStore for EmbeddedStore {
     fn set_batch<'a>(&'a self, items: Vec<super::Entry>) -> StateFuture<'a, ()> {
         Box::pin(async move {
             let now = now_ms();
-            self.write(false, move |t| {
+            // Pins of many tenants: the host's own batch, queued under the host's name.
+            self.write(&Namespace::Host, false, move |t| {
                 for item in items {
-                    let expires =
-                        item.ttl.map(|d| now.saturating_add(u64::try_from(d.as_millis()).unwrap_or(u64::MAX)));
+                    let expires = expiry(item.ttl, now);
                     t.insert((item.ns.prefix() + &item.key).as_str(), encode(&item.value, expires).as_slice())?;
                 }
                 Ok(())

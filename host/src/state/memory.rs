@@ -71,6 +71,75 @@ impl StateStore for MemoryStore {
         })
     }
 
+    fn insert_new<'a>(
+        &'a self,
+        ns: &'a Namespace,
+        key: &'a str,
+        value: Vec<u8>,
+        ttl: Option<Duration>,
+    ) -> StateFuture<'a, bool> {
+        let full = ns.prefix() + key;
+        Box::pin(async move {
+            let now = now_ms();
+            let expires = ttl.map(|t| now.saturating_add(u64::try_from(t.as_millis()).unwrap_or(u64::MAX)));
+            self.with_map(|m| {
+                if m.get(&full).is_some_and(|e| e.live(now)) {
+                    return false;
+                }
+                m.insert(full, Entry { value, expires });
+                true
+            })
+        })
+    }
+
+    fn increment<'a>(
+        &'a self,
+        ns: &'a Namespace,
+        key: &'a str,
+        delta: i64,
+        ttl: Option<Duration>,
+    ) -> StateFuture<'a, Option<i64>> {
+        let full = ns.prefix() + key;
+        Box::pin(async move {
+            let now = now_ms();
+            self.with_map(|m| {
+                let (current, expires) = match m.get(&full) {
+                    Some(e) if e.live(now) => (super::parse_counter(&e.value)?, e.expires),
+                    _ => (0, ttl.map(|t| now.saturating_add(u64::try_from(t.as_millis()).unwrap_or(u64::MAX)))),
+                };
+                let next = current.checked_add(delta)?;
+                m.insert(full, Entry { value: next.to_string().into_bytes(), expires });
+                Some(next)
+            })
+        })
+    }
+
+    fn compare_and_set<'a>(
+        &'a self,
+        ns: &'a Namespace,
+        key: &'a str,
+        expected: Option<Vec<u8>>,
+        new: Option<Vec<u8>>,
+        ttl: Option<Duration>,
+    ) -> StateFuture<'a, bool> {
+        let full = ns.prefix() + key;
+        Box::pin(async move {
+            let now = now_ms();
+            let expires = ttl.map(|t| now.saturating_add(u64::try_from(t.as_millis()).unwrap_or(u64::MAX)));
+            self.with_map(|m| {
+                let current = m.get(&full).filter(|e| e.live(now)).map(|e| e.value.as_slice());
+                if current != expected.as_deref() {
+                    return false;
+                }
+                match new {
+                    Some(value) => m.insert(full, Entry { value, expires }),
+                    None => m.remove(&full),
+                };
+                true
+            })
+        })
+    }
+
     fn delete<'a>(&'a self, ns: &'a Namespace, key: &'a str) -> StateFuture<'a, ()> {
         let full = ns.prefix() + key;
         Box::pin(async move {

@@ -6,6 +6,7 @@
 //! [`MemoryStore`] (lost on restart; for tests and tools).
 
 mod embedded;
+mod group_commit;
 mod memory;
 mod redis_store;
 
@@ -49,16 +50,51 @@ pub enum Namespace {
         /// App.
         app: String,
     },
+    /// The host's own batched records of many tenants (a writer's fairness key only; holds no keys).
+    Host,
+    /// Signed-webhook token ids seen recently (replay protection), per tenant; host-only. The empty
+    /// app component cannot be an app name.
+    Replay {
+        /// Tenant.
+        tenant: String,
+    },
 }
 
 impl Namespace {
-    /// The backend key prefix; separators cannot occur in tenant and app names, and the key itself
-    /// comes last, so no key can escape its namespace.
+    /// The tenant the namespace belongs to (empty for the host's own).
+    pub fn tenant(&self) -> &str {
+        match self {
+            Namespace::App { tenant, .. }
+            | Namespace::Call { tenant, .. }
+            | Namespace::Pins { tenant, .. }
+            | Namespace::Replay { tenant } => tenant,
+            Namespace::Host => "",
+        }
+    }
+}
+
+/// `%` as `%25` and `/` as `%2F`: a component that can hold neither separator.
+fn escape_component(s: &str) -> std::borrow::Cow<'_, str> {
+    if !s.contains(['%', '/']) {
+        return std::borrow::Cow::Borrowed(s);
+    }
+    std::borrow::Cow::Owned(s.replace('%', "%25").replace('/', "%2F"))
+}
+
+impl Namespace {
+    /// The backend key prefix; separators cannot occur in tenant and app names, the conversation id
+    /// is escaped (`%` and `/`), and the key itself comes last, so no key can escape its namespace
+    /// and no two namespaces overlap. (Ids shaped like Vonage's never need escaping, so keys written
+    /// before the escaping are read unchanged.)
     pub fn prefix(&self) -> String {
         match self {
             Namespace::App { tenant, app } => format!("{tenant}/{app}/app/"),
-            Namespace::Call { tenant, app, conversation } => format!("{tenant}/{app}/call/{conversation}/"),
+            Namespace::Call { tenant, app, conversation } => {
+                format!("{tenant}/{app}/call/{}/", escape_component(conversation))
+            }
             Namespace::Pins { tenant, app } => format!("{tenant}/{app}/pin/"),
+            Namespace::Replay { tenant } => format!("{tenant}//jti/"),
+            Namespace::Host => "/host/".to_owned(),
         }
     }
 }
@@ -85,6 +121,44 @@ pub trait StateStore: Send + Sync + Debug {
     /// Every live key of `ns` (without the namespace prefix) with its value.
     fn list<'a>(&'a self, ns: &'a Namespace) -> StateFuture<'a, Vec<(String, Vec<u8>)>>;
 
+    /// The fault the backend is in (writes failing since an I/O error), if any: `/healthz` reports
+    /// the host degraded while there is one.
+    fn fault(&self) -> Option<String> {
+        None
+    }
+
+    /// Stores `value` under `key` only if no live value is there; true when it stored it (one atomic
+    /// step on every backend).
+    fn insert_new<'a>(
+        &'a self,
+        ns: &'a Namespace,
+        key: &'a str,
+        value: Vec<u8>,
+        ttl: Option<Duration>,
+    ) -> StateFuture<'a, bool>;
+
+    /// Adds `delta` to the integer (decimal text) under `key`, an absent key counting as 0, in one
+    /// atomic step; `ttl` applies when the key is created. `None` when the stored value is not an
+    /// integer or the sum overflows (nothing changed).
+    fn increment<'a>(
+        &'a self,
+        ns: &'a Namespace,
+        key: &'a str,
+        delta: i64,
+        ttl: Option<Duration>,
+    ) -> StateFuture<'a, Option<i64>>;
+
+    /// Sets `key` to `new` (deletes it, for `None`) only if its live value is `expected` (`None`:
+    /// absent), in one atomic step; true when it did.
+    fn compare_and_set<'a>(
+        &'a self,
+        ns: &'a Namespace,
+        key: &'a str,
+        expected: Option<Vec<u8>>,
+        new: Option<Vec<u8>>,
+        ttl: Option<Duration>,
+    ) -> StateFuture<'a, bool>;
+
     /// Stores many entries at once, for advisory records (version pins): cheaper than one `set` each,
     /// and not necessarily durable when it returns (a crash may lose the last batches).
     fn set_batch<'a>(&'a self, items: Vec<Entry>) -> StateFuture<'a, ()> {
@@ -108,6 +182,11 @@ pub struct Entry {
     pub value: Vec<u8>,
     /// Time to live.
     pub ttl: Option<Duration>,
+}
+
+/// The integer an `increment` reads: decimal text, as Redis's `INCRBY` stores it.
+pub(crate) fn parse_counter(raw: &[u8]) -> Option<i64> {
+    std::str::from_utf8(raw).ok()?.parse().ok()
 }
 
 /// Milliseconds since the Unix epoch, for expiry times that survive a restart.

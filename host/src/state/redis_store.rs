@@ -78,6 +78,25 @@ impl RedisStore {
     }
 }
 
+/// Compare-and-set in one step on the server. KEYS[1]; ARGV: expected present (1/0), expected,
+/// new present (1/0), new, ttl ms (0: none).
+const COMPARE_AND_SET: &str = r"
+local cur = redis.call('GET', KEYS[1])
+if ARGV[1] == '0' then
+  if cur then return 0 end
+elseif cur ~= ARGV[2] then
+  return 0
+end
+if ARGV[3] == '0' then
+  redis.call('DEL', KEYS[1])
+elseif tonumber(ARGV[5]) > 0 then
+  redis.call('SET', KEYS[1], ARGV[4], 'PX', ARGV[5])
+else
+  redis.call('SET', KEYS[1], ARGV[4])
+end
+return 1
+";
+
 impl StateStore for RedisStore {
     fn get<'a>(&'a self, ns: &'a Namespace, k: &'a str) -> StateFuture<'a, Option<Vec<u8>>> {
         Box::pin(async move {
@@ -104,6 +123,79 @@ impl StateStore for RedisStore {
         Box::pin(async move {
             let mut conn = self.conn.clone();
             conn.del::<_, ()>(key(ns, k)).await.map_err(err)
+        })
+    }
+
+    fn insert_new<'a>(
+        &'a self,
+        ns: &'a Namespace,
+        k: &'a str,
+        value: Vec<u8>,
+        ttl: Option<Duration>,
+    ) -> StateFuture<'a, bool> {
+        Box::pin(async move {
+            let mut conn = self.conn.clone();
+            // SET NX [PX]: one atomic step, so several hosts agree on who was first.
+            let mut cmd = redis::cmd("SET");
+            cmd.arg(key(ns, k)).arg(value).arg("NX");
+            if let Some(t) = ttl {
+                cmd.arg("PX").arg(u64::try_from(t.as_millis()).unwrap_or(u64::MAX).max(1));
+            }
+            let stored: Option<String> = cmd.query_async(&mut conn).await.map_err(err)?;
+            Ok(stored.is_some())
+        })
+    }
+
+    fn increment<'a>(
+        &'a self,
+        ns: &'a Namespace,
+        k: &'a str,
+        delta: i64,
+        ttl: Option<Duration>,
+    ) -> StateFuture<'a, Option<i64>> {
+        Box::pin(async move {
+            let mut conn = self.conn.clone();
+            let full = key(ns, k);
+            // MULTI: create the key at 0 with its TTL if absent, then INCRBY (which keeps a TTL).
+            let mut pipe = redis::pipe();
+            pipe.atomic();
+            let create = pipe.cmd("SET").arg(&full).arg(0).arg("NX");
+            if let Some(t) = ttl {
+                create.arg("PX").arg(u64::try_from(t.as_millis()).unwrap_or(u64::MAX).max(1));
+            }
+            pipe.ignore().cmd("INCRBY").arg(&full).arg(delta);
+            match pipe.query_async::<(i64,)>(&mut conn).await {
+                Ok((n,)) => Ok(Some(n)),
+                Err(e) if e.to_string().contains("not an integer") => Ok(None),
+                Err(e) => Err(err(e)),
+            }
+        })
+    }
+
+    fn compare_and_set<'a>(
+        &'a self,
+        ns: &'a Namespace,
+        k: &'a str,
+        expected: Option<Vec<u8>>,
+        new: Option<Vec<u8>>,
+        ttl: Option<Duration>,
+    ) -> StateFuture<'a, bool> {
+        Box::pin(async move {
+            let mut conn = self.conn.clone();
+            let ttl_ms = ttl.map_or(0, |t| u64::try_from(t.as_millis()).unwrap_or(u64::MAX).max(1));
+            let done: i64 = redis::cmd("EVAL")
+                .arg(COMPARE_AND_SET)
+                .arg(1)
+                .arg(key(ns, k))
+                .arg(u8::from(expected.is_some()))
+                .arg(expected.unwrap_or_default())
+                .arg(u8::from(new.is_some()))
+                .arg(new.unwrap_or_default())
+                .arg(ttl_ms)
+                .query_async(&mut conn)
+                .await
+                .map_err(err)?;
+            Ok(done == 1)
         })
     }
 

@@ -41,7 +41,7 @@
 mod settings;
 mod voicemail;
 
-use ncco_sdk::guest::host::call;
+use ncco_sdk::guest::host::{OrWarn, call};
 use ncco_sdk::guest::{Context, Plugin, PluginError};
 use ncco_sdk::ncco::{Connect, Endpoint, Ncco, normalize_phone_number};
 use ncco_sdk::webhook::{AnswerRequest, CallStatus, Event};
@@ -64,18 +64,20 @@ impl Plugin for CallForwarding {
         let settings = Settings::load();
         let caller = request.caller().map(|c| normalize_phone_number(c).unwrap_or_else(|| c.to_owned()));
         if caller.is_some() && caller == settings.owner {
-            let messages = voicemail::load();
+            let messages = voicemail::load()?;
             ncco_sdk::info!("the owner is listening to {} messages", messages.len());
             return Ok(Ncco::new()
                 .then(voicemail::say(&settings, voicemail::summary(&messages)))
                 .then(voicemail::say(&settings, "Goodbye.")));
         }
+        // Remembered for the voicemail; the call goes on without it if state is unavailable.
         match &caller {
             Some(caller) => call::set_str(CALLER, caller),
             None => call::delete(CALLER),
         }
+        .or_warn("remembering the caller");
         let Some(forward_to) = settings.forward_to.clone() else {
-            call::set_str(REASON, "not configured");
+            call::set_str(REASON, "not configured").or_warn("remembering why");
             return Ok(voicemail::ncco(&settings, ctx, "Nobody is available to take your call."));
         };
         let mut connect = Connect::to(Endpoint::phone(forward_to.clone()))
@@ -102,13 +104,13 @@ impl Plugin for CallForwarding {
                     _ => "The call could not be connected.",
                 };
                 ncco_sdk::info!("the forward ended {}: taking a voicemail", status.status);
-                call::set_str(REASON, &status.status.to_string());
+                call::set_str(REASON, &status.status.to_string()).or_warn("remembering why");
                 Ok(Some(voicemail::ncco(&Settings::load(), ctx, reason)))
             }
             (Some(RECORDING_CALLBACK), Event::Record(record)) => {
                 let settings = Settings::load();
-                let caller = call::get_string(CALLER);
-                let reason = call::get_string(REASON);
+                let caller = call::get_string(CALLER).or_warn("reading the caller").flatten();
+                let reason = call::get_string(REASON).or_warn("reading why").flatten();
                 let Some(message) = Message::from_record(&record, caller, reason) else {
                     ncco_sdk::warn!("a record event without recording_url: nothing to store");
                     return Ok(None);
@@ -116,7 +118,8 @@ impl Plugin for CallForwarding {
                 let who = message.caller.clone().unwrap_or_else(|| "unknown caller".to_owned());
                 let seconds = message.duration_seconds.map_or_else(|| "?".to_owned(), |s| s.to_string());
                 let url = message.recording_url.clone();
-                let count = voicemail::store(&settings, message);
+                // A message that cannot be stored is an error the host logs, not a silent loss.
+                let count = voicemail::store(&settings, message)?;
                 ncco_sdk::info!("voicemail from {who}: {seconds} s at {url} ({count} in the mailbox)");
                 Ok(None)
             }

@@ -2,7 +2,7 @@
 //! app state (key `messages`, oldest first) and what the owner hears about it.
 
 use ncco_sdk::guest::Context;
-use ncco_sdk::guest::host::app;
+use ncco_sdk::guest::host::{StateResult, app};
 use ncco_sdk::ncco::{Ncco, Record, Talk};
 use ncco_sdk::webhook::RecordEvent;
 use serde::{Deserialize, Serialize};
@@ -58,22 +58,24 @@ pub fn ncco(settings: &Settings, ctx: &Context, reason: &str) -> Ncco {
 }
 
 /// The stored messages, oldest first.
-pub fn load() -> Vec<Message> {
-    app::get_json(MESSAGES).unwrap_or_default()
+pub fn load() -> StateResult<Vec<Message>> {
+    Ok(app::get_json(MESSAGES)?.unwrap_or_default())
 }
 
 /// Adds `message` once (a retried record event is not stored twice), keeping the newest
-/// `max_messages`. Returns how many there are. (Read, change, write back: the state API has no atomic
-/// append, so two messages stored in the same instant could race.)
-pub fn store(settings: &Settings, message: Message) -> usize {
-    let mut messages = load();
-    if !messages.iter().any(|m| m.recording_url == message.recording_url) {
-        messages.push(message);
-    }
-    let excess = messages.len().saturating_sub(settings.max_messages);
-    messages.drain(..excess);
-    app::set_json(MESSAGES, &messages, Some(RETENTION_DAYS * 86_400));
-    messages.len()
+/// `max_messages`. Returns how many there are. Atomic: messages left at the same instant by two
+/// callers are both kept.
+pub fn store(settings: &Settings, message: Message) -> StateResult<usize> {
+    let stored = app::update_json(MESSAGES, Some(RETENTION_DAYS * 86_400), |messages: Option<Vec<Message>>| {
+        let mut messages = messages.unwrap_or_default();
+        if !messages.iter().any(|m| m.recording_url == message.recording_url) {
+            messages.push(message.clone());
+        }
+        let excess = messages.len().saturating_sub(settings.max_messages);
+        messages.drain(..excess);
+        Some(messages)
+    })?;
+    Ok(stored.map_or(0, |m| m.len()))
 }
 
 /// What the owner hears: the number of messages and who left the latest ones.

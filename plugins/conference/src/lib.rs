@@ -41,7 +41,7 @@
 
 mod settings;
 
-use ncco_sdk::guest::host::call;
+use ncco_sdk::guest::host::{OrWarn, call};
 use ncco_sdk::guest::{Context, Plugin, PluginError};
 use ncco_sdk::ncco::{Conversation, Dtmf, Input, Ncco, Talk};
 use ncco_sdk::webhook::{AnswerRequest, Event};
@@ -71,7 +71,7 @@ impl Plugin for ConferencePlugin {
             ncco_sdk::warn!("no moderator_pin or attendee_pin: callers join {} without a PIN", settings.room);
             return Ok(Ncco::new().then(say(&settings, settings.welcome.clone())).then(room(&settings, ctx, None)));
         }
-        call::set_json(ATTEMPTS, &0u32);
+        call::delete(ATTEMPTS).or_warn("resetting the PIN attempts");
         ncco_sdk::info!("{} is asked for a PIN", request.caller().unwrap_or("an unknown caller"));
         Ok(prompt(&settings, ctx, &settings.welcome))
     }
@@ -129,8 +129,9 @@ fn prompt(settings: &Settings, ctx: &Context, lead: &str) -> Ncco {
 
 /// Counts a wrong PIN: `apology` and the prompt again, or the goodbye after the maximum retries.
 fn retry(settings: &Settings, ctx: &Context, apology: &str) -> Ncco {
-    let attempts = call::get_json::<u32>(ATTEMPTS).unwrap_or(0).saturating_add(1);
-    call::set_json(ATTEMPTS, &attempts);
+    // Counted atomically; when the count cannot be kept, the caller is not let in (fail closed).
+    let attempts =
+        call::increment(ATTEMPTS, 1).or_warn("counting PIN attempts").map_or(u32::MAX, |n| u32::try_from(n).unwrap_or(u32::MAX));
     if attempts > settings.max_retries {
         ncco_sdk::warn!("refused after {attempts} wrong PINs");
         return Ncco::new().then(say(settings, format!("{apology} Sorry, you cannot join this conference. Goodbye.")));

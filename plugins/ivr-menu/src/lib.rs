@@ -38,7 +38,7 @@
 mod menu;
 mod settings;
 
-use ncco_sdk::guest::host::call;
+use ncco_sdk::guest::host::{OrWarn, call};
 use ncco_sdk::guest::{Context, Plugin, PluginError};
 use ncco_sdk::ncco::{Ncco, normalize_phone_number};
 use ncco_sdk::webhook::{AnswerRequest, Event};
@@ -60,9 +60,9 @@ struct IvrMenu;
 impl Plugin for IvrMenu {
     fn answer(ctx: &Context, request: AnswerRequest) -> Result<Ncco, PluginError> {
         let settings = Settings::load();
-        call::set_json(ATTEMPTS, &0u32);
+        call::delete(ATTEMPTS).or_warn("resetting the attempts");
         if let Some(dialled) = request.to.as_deref().and_then(normalize_phone_number) {
-            call::set_str(DIALLED, &dialled);
+            call::set_str(DIALLED, &dialled).or_warn("remembering the dialled number");
         }
         ncco_sdk::info!(
             "menu for {} with {} departments",
@@ -79,8 +79,8 @@ impl Plugin for IvrMenu {
                 let ncco = match menu::choose(&settings.departments, &input) {
                     Choice::Department(department) => {
                         ncco_sdk::info!("routing to {} ({:?})", department.name, department.target);
-                        call::set_str(DEPARTMENT, &department.name);
-                        let dialled = call::get_string(DIALLED);
+                        call::set_str(DEPARTMENT, &department.name).or_warn("remembering the department");
+                        let dialled = call::get_string(DIALLED).or_warn("reading the dialled number").flatten();
                         let dialled = dialled.or_else(|| input.to.as_deref().and_then(normalize_phone_number));
                         menu::route(&settings, ctx, department, dialled.as_deref())
                     }
@@ -91,7 +91,10 @@ impl Plugin for IvrMenu {
             }
             (Some(ROUTE_CALLBACK), Event::Status(status)) if status.status.is_connect_failure() => {
                 let settings = Settings::load();
-                let name = call::get_string(DEPARTMENT).unwrap_or_else(|| "that department".to_owned());
+                let name = call::get_string(DEPARTMENT)
+                    .or_warn("reading the department")
+                    .flatten()
+                    .unwrap_or_else(|| "that department".to_owned());
                 ncco_sdk::info!("{name} did not take the call: {}", status.status);
                 Ok(Some(retry(&settings, ctx, &format!("Sorry, {name} is not available right now."))))
             }
@@ -103,8 +106,9 @@ impl Plugin for IvrMenu {
 /// Counts a failed attempt: `apology` and the menu again, or `apology` and the goodbye after the
 /// maximum retries.
 fn retry(settings: &Settings, ctx: &Context, apology: &str) -> Ncco {
-    let attempts = call::get_json::<u32>(ATTEMPTS).unwrap_or(0).saturating_add(1);
-    call::set_json(ATTEMPTS, &attempts);
+    // Counted atomically; a count that cannot be kept ends the menu rather than looping forever.
+    let attempts =
+        call::increment(ATTEMPTS, 1).or_warn("counting attempts").map_or(u32::MAX, |n| u32::try_from(n).unwrap_or(u32::MAX));
     if attempts > settings.max_retries {
         ncco_sdk::info!("giving up after {attempts} failed attempts");
         return Ncco::new().then(menu::say(settings, apology)).then(menu::say(settings, settings.goodbye.clone()));

@@ -39,7 +39,7 @@
 mod mailbox;
 mod settings;
 
-use ncco_sdk::guest::host::call;
+use ncco_sdk::guest::host::{OrWarn, call};
 use ncco_sdk::guest::{Context, Plugin, PluginError};
 use ncco_sdk::ncco::{Ncco, Record, Talk, normalize_phone_number};
 use ncco_sdk::webhook::{AnswerRequest, Event};
@@ -59,7 +59,7 @@ impl Plugin for Voicemail {
         let settings = Settings::load();
         let caller = request.caller().map(|c| normalize_phone_number(c).unwrap_or_else(|| c.to_owned()));
         if caller.is_some() && caller == settings.owner {
-            let messages = mailbox::load(&settings);
+            let messages = mailbox::load(&settings)?;
             ncco_sdk::info!("the owner is listening to {} messages", messages.len());
             return Ok(Ncco::new()
                 .then(say(&settings, mailbox::summary(&settings, &messages)))
@@ -69,6 +69,7 @@ impl Plugin for Voicemail {
             Some(caller) => call::set_str(CALLER, caller),
             None => call::delete(CALLER),
         }
+        .or_warn("remembering the caller");
         let mut record = Record::new(ctx.callback_url(RECORDING_CALLBACK))
             .beep_start(true)
             .end_on_key(settings.end_on_key)
@@ -85,7 +86,7 @@ impl Plugin for Voicemail {
     fn event(ctx: &Context, event: Event) -> Result<Option<Ncco>, PluginError> {
         if let (Some(RECORDING_CALLBACK), Event::Record(record)) = (ctx.callback.as_deref(), &event) {
             let settings = Settings::load();
-            let caller = call::get_string(CALLER);
+            let caller = call::get_string(CALLER).or_warn("reading the caller").flatten();
             let Some(message) = Message::from_record(record, caller) else {
                 ncco_sdk::warn!("a record event without recording_url: nothing to store");
                 return Ok(None);
@@ -95,7 +96,8 @@ impl Plugin for Voicemail {
                 message.duration_seconds.map_or_else(|| "?".to_owned(), |s| s.to_string()),
                 message.recording_url.clone(),
             );
-            let count = mailbox::store(&settings, message);
+            // A message that cannot be stored is an error the host logs, not a silent loss.
+            let count = mailbox::store(&settings, message)?;
             ncco_sdk::info!("voicemail from {who}: {seconds} s at {url} ({count} in the mailbox)");
         }
         Ok(None)

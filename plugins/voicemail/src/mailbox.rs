@@ -3,7 +3,7 @@
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use ncco_sdk::guest::host::app;
+use ncco_sdk::guest::host::{StateResult, app};
 use ncco_sdk::webhook::{RecordEvent, unix_millis};
 use serde::{Deserialize, Serialize};
 
@@ -47,27 +47,29 @@ impl Message {
 }
 
 /// The stored messages, oldest first, without those older than the retention.
-pub fn load(settings: &Settings) -> Vec<Message> {
-    let mut messages: Vec<Message> = app::get_json(MESSAGES).unwrap_or_default();
+pub fn load(settings: &Settings) -> StateResult<Vec<Message>> {
+    let mut messages: Vec<Message> = app::get_json(MESSAGES)?.unwrap_or_default();
     prune(settings, &mut messages);
-    messages
+    Ok(messages)
 }
 
 /// Adds `message` (once: a retried record event is not stored twice), keeping at most
 /// `max_messages`, the newest, none older than the retention. Returns how many messages there are.
 ///
-/// The list is read, changed and written back: two messages ending in the same instant could race,
-/// and the later write would win (the state API has no atomic append).
-pub fn store(settings: &Settings, message: Message) -> usize {
-    let mut messages: Vec<Message> = app::get_json(MESSAGES).unwrap_or_default();
-    if !messages.iter().any(|m| m.recording_url == message.recording_url) {
-        messages.push(message);
-    }
-    prune(settings, &mut messages);
-    let excess = messages.len().saturating_sub(settings.max_messages);
-    messages.drain(..excess);
-    app::set_json(MESSAGES, &messages, Some(settings.retention_days.saturating_mul(86_400)));
-    messages.len()
+/// Atomic (compare-and-set, retried): two messages ending in the same instant are both kept.
+pub fn store(settings: &Settings, message: Message) -> StateResult<usize> {
+    let ttl = Some(settings.retention_days.saturating_mul(86_400));
+    let stored = app::update_json(MESSAGES, ttl, |messages: Option<Vec<Message>>| {
+        let mut messages = messages.unwrap_or_default();
+        if !messages.iter().any(|m| m.recording_url == message.recording_url) {
+            messages.push(message.clone());
+        }
+        prune(settings, &mut messages);
+        let excess = messages.len().saturating_sub(settings.max_messages);
+        messages.drain(..excess);
+        Some(messages)
+    })?;
+    Ok(stored.map_or(0, |m| m.len()))
 }
 
 /// Drops the messages older than `retention_days` (those without a readable time are kept).

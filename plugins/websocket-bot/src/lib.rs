@@ -39,7 +39,7 @@
 
 mod settings;
 
-use ncco_sdk::guest::host::call;
+use ncco_sdk::guest::host::{OrWarn, call};
 use ncco_sdk::guest::{Context, Plugin, PluginError};
 use ncco_sdk::ncco::{Connect, Endpoint, MAX_WEBSOCKET_HEADERS_BYTES, Ncco, Talk, WebsocketEndpoint};
 use ncco_sdk::webhook::{AnswerRequest, CallStatus, Event};
@@ -64,8 +64,9 @@ impl Plugin for WebsocketBot {
                 Some(v) => call::set_str(key, v),
                 None => call::delete(key),
             }
+            .or_warn("remembering the call's numbers");
         }
-        call::set_json(RECONNECTS, &0u32);
+        call::delete(RECONNECTS).or_warn("resetting the reconnections");
         let Some(connect) = connect(&settings, ctx, 1) else {
             return Ok(Ncco::new().then(say(&settings, settings.unavailable.clone())));
         };
@@ -84,11 +85,12 @@ impl Plugin for WebsocketBot {
         let settings = Settings::load();
         match status.status {
             CallStatus::Disconnected => {
-                let done = call::get_json::<u32>(RECONNECTS).unwrap_or(0);
+                // Without the count, no reconnection: a bot that keeps dropping must not loop forever.
+                let done = call::get_json::<u32>(RECONNECTS).or_warn("reading the reconnections").map_or(u32::MAX, Option::unwrap_or_default);
                 if done < settings.reconnects
                     && let Some(connect) = connect(&settings, ctx, done + 2)
+                    && call::set_json(RECONNECTS, &(done + 1)).or_warn("counting the reconnection").is_some()
                 {
-                    call::set_json(RECONNECTS, &(done + 1));
                     ncco_sdk::info!("the bot disconnected; reconnection {} of {}", done + 1, settings.reconnects);
                     let reconnect = say(&settings, settings.reconnect_message.clone());
                     return Ok(Some(Ncco::new().then(reconnect).then(connect)));
@@ -121,8 +123,8 @@ fn connect(settings: &Settings, ctx: &Context, attempt: u32) -> Option<Connect> 
 fn headers(settings: &Settings, ctx: &Context, attempt: u32) -> Map<String, Value> {
     let mut own = Map::new();
     for (key, value) in [
-        ("caller", call::get_string(CALLER)),
-        ("called", call::get_string(CALLED)),
+        ("caller", call::get_string(CALLER).or_warn("reading the caller").flatten()),
+        ("called", call::get_string(CALLED).or_warn("reading the called number").flatten()),
         ("conversation_uuid", ctx.conversation_uuid.clone()),
         ("language", settings.language.clone()),
     ] {

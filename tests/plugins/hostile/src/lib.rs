@@ -1,5 +1,5 @@
 //! Test fixture: a plugin that misbehaves as its `mode` variable says: `loop`, `memory`, `recursion`,
-//! `panic`, `error`, `invalid`, `huge`, `env`, `log-flood`; or exercises plugin state: `state` (counts
+//! `panic`, `error`, `invalid`, `huge`, `env`, `log-flood`, `hold` (keeps `hold_mib` MiB until its deadline); or exercises plugin state: `state` (counts
 //! calls in app state and webhooks in call state), `state-ttl` (an app key that lives one second).
 //! Any other mode answers "well behaved".
 
@@ -34,6 +34,14 @@ fn misbehave() -> Result<Ncco, PluginError> {
                 std::hint::black_box(&hoard);
             }
         }
+        // Holds `hold_mib` MiB until its deadline interrupts it.
+        "hold" => {
+            let mib: usize = config("hold_mib").and_then(|m| m.parse().ok()).unwrap_or(16);
+            let hoard: Vec<Vec<u8>> = (0..mib).map(|_| vec![1u8; 1 << 20]).collect();
+            loop {
+                std::hint::black_box(&hoard);
+            }
+        }
         "recursion" => Ok(Ncco::new().talk(recurse(0, [0; 16]).to_string())),
         "panic" => panic!("the plugin panicked on purpose"),
         "error" => Err(PluginError("the plugin refused on purpose".into())),
@@ -52,17 +60,17 @@ fn misbehave() -> Result<Ncco, PluginError> {
             Ok(Ncco::new().talk("flooded"))
         }
         "state" => {
-            let app_count = app::get_json::<u64>("count").unwrap_or(0) + 1;
-            app::set_json("count", &app_count, None);
-            let call_count = call::get_json::<u64>("count").unwrap_or(0) + 1;
-            call::set_json("count", &call_count);
+            // Atomic: concurrent calls never lose each other's increments; a state failure fails the
+            // webhook (the host answers with the fallback).
+            let app_count = app::increment("count", 1, None)?;
+            let call_count = call::increment("count", 1)?;
             Ok(Ncco::new().talk(format!("app {app_count} call {call_count}")))
         }
         "state-ttl" => {
-            if app::get("short").is_some() {
+            if app::get("short")?.is_some() {
                 Ok(Ncco::new().talk("present"))
             } else {
-                app::set("short", b"x", Some(1));
+                app::set("short", b"x", Some(1))?;
                 Ok(Ncco::new().talk("set"))
             }
         }
