@@ -225,7 +225,8 @@ pub struct VbcEndpoint {
 ///
 /// Surrounding white space and a leading `+` are dropped, and so are spaces, dashes and dots
 /// between the digits; what remains must be 1 to 15 ASCII digits. The result is what a `phone`
-/// endpoint's `number` or a `connect`'s `from` takes.
+/// endpoint's `number` or a `connect`'s `from` takes: the validator refuses a leading `+` there, so
+/// pass numbers people wrote through this first.
 ///
 /// ```
 /// use ncco_sdk::ncco::normalize_phone_number;
@@ -240,22 +241,25 @@ pub fn normalize_phone_number(raw: &str) -> Option<String> {
     ok.then_some(digits)
 }
 
-/// Reports `number` unless it is E.164 digits (a leading `+` is a lenient form).
+/// Reports `number` unless it is E.164 digits: 1 to 15 ASCII digits, nothing else.
+///
+/// A leading `+` is refused in lenient mode too, for both fields that use this check. voice-api.md
+/// §1.3.3 gives `connect.from` as "E.164 digits, no `+`" and a phone endpoint's `number` as
+/// "E.164 digits"; Vonage's endpoints guide says the same of `number` ("the full international format
+/// without any leading zeros or + signs"). Nothing in the reference says Vonage accepts the `+` on
+/// either. [`normalize_phone_number`] turns what people write into the accepted form.
 pub(crate) fn check_phone_number(cx: &mut Cx, pointer: &str, key: &str, number: &str) {
-    let digits = match number.strip_prefix('+') {
-        Some(rest) => {
-            cx.lenient(pointer, format!("`{key}` has a leading `+`; Vonage wants E.164 digits without it"));
-            rest
-        }
-        None => number,
-    };
-    if digits.is_empty() || digits.len() > 15 || !digits.bytes().all(|b| b.is_ascii_digit()) {
-        cx.error(
-            pointer,
-            Rule::Pattern,
-            format!("`{key}` must be a phone number in E.164 form (up to 15 digits, no `+`), got {number:?}"),
-        );
+    let is_digits = |s: &str| !s.is_empty() && s.len() <= 15 && s.bytes().all(|b| b.is_ascii_digit());
+    if is_digits(number) {
+        return;
     }
+    let message = match number.strip_prefix('+') {
+        Some(rest) if is_digits(rest) => {
+            format!("`{key}` must be E.164 digits without the leading `+`: write {rest:?}, not {number:?}")
+        }
+        _ => format!("`{key}` must be a phone number in E.164 form (up to 15 digits, no `+`), got {number:?}"),
+    };
+    cx.error(pointer, Rule::Pattern, message);
 }
 
 fn string_map(cx: &mut Cx, f: Field<'_, '_>) -> Option<BTreeMap<String, String>> {
@@ -453,5 +457,49 @@ pub(crate) fn read_endpoint(cx: &mut Cx, value: &Value, pointer: String) -> Opti
             );
             None
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::{Value, json};
+
+    use super::normalize_phone_number;
+    use crate::ncco::Validator;
+    use crate::{Mode, Report, Rule};
+
+    fn check(mode: Mode, ncco: &Value) -> Report {
+        Validator { mode, ..Validator::default() }.check_value(ncco).report
+    }
+
+    fn connect(endpoint: &Value) -> Value {
+        json!([{"action": "connect", "from": "447700900000", "endpoint": [endpoint]}])
+    }
+
+    #[test]
+    fn a_leading_plus_is_an_error_in_both_modes_on_from_and_on_number() {
+        let plus_from = json!([{"action": "connect", "from": "+447700900000",
+            "endpoint": [{"type": "phone", "number": "447700900001"}]}]);
+        let plus_number = connect(&json!({"type": "phone", "number": "+447700900001"}));
+        for (ncco, pointer, digits) in
+            [(&plus_from, "/0/from", "447700900000"), (&plus_number, "/0/endpoint/0/number", "447700900001")]
+        {
+            for mode in [Mode::Lenient, Mode::Strict] {
+                let report = check(mode, ncco);
+                let [error] = report.errors.as_slice() else { panic!("{mode:?} {pointer}: {report:?}") };
+                assert_eq!((error.pointer.as_str(), error.rule), (pointer, Rule::Pattern), "{mode:?}");
+                assert!(error.message.contains(&format!("write {digits:?}")), "{}", error.message);
+                assert!(report.warnings.is_empty(), "{mode:?}: {:?}", report.warnings);
+            }
+        }
+    }
+
+    #[test]
+    fn normalized_numbers_pass_the_phone_number_check() {
+        let number = normalize_phone_number("+44 7700 900001").unwrap_or_default();
+        let from = normalize_phone_number(" +44-7700-900.000 ").unwrap_or_default();
+        let ncco = json!([{"action": "connect", "from": from, "endpoint": [{"type": "phone", "number": number}]}]);
+        let report = check(Mode::Strict, &ncco);
+        assert!(report.is_valid() && report.warnings.is_empty(), "{report:?}");
     }
 }
