@@ -203,7 +203,8 @@ pub struct SipEndpoint {
     /// Custom headers, each sent as `X-<key>: <value>`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub headers: Option<BTreeMap<String, String>>,
-    /// Standard headers (`User-to-User`); `standard_headers` is read too.
+    /// Standard headers: `User-to-User` is the only one. The key `standard_headers` and the Node SDK's
+    /// header key `userToUser` are read too (lenient forms); another header is an unknown key.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub standard_headers: Option<BTreeMap<String, String>>,
     /// Keys the model does not know, kept as they were.
@@ -270,6 +271,57 @@ fn string_map(cx: &mut Cx, f: Field<'_, '_>) -> Option<BTreeMap<String, String>>
         if let Some(s) = field.string(cx) {
             out.insert(k.clone(), s);
         }
+    }
+    Some(out)
+}
+
+/// The only standard (non-`X-`) SIP header a sip endpoint can send: voice-api.md §1.3.3 lists
+/// `standardHeaders` as "currently only `User-to-User` (RFC 7433)".
+const USER_TO_USER: &str = "User-to-User";
+
+/// The Node SDK's key for [`USER_TO_USER`] (`SIPEndpoint.standardHeaders.userToUser`). Node rewrites it
+/// to `User-to-User` only for NCCOs it sends through the REST API, as it does `beepTimeout`; so it is
+/// read as another spelling, like `beepTimeout` and `contentType` (a lenient form).
+const NODE_USER_TO_USER: &str = "userToUser";
+
+/// `standardHeaders`: string values, `User-to-User` the only key. Another key is reported like every
+/// unknown key (a warning in lenient mode, an error in strict mode) and kept as is.
+fn read_standard_headers(cx: &mut Cx, f: Field<'_, '_>) -> Option<BTreeMap<String, String>> {
+    let map = f.map(cx)?;
+    let mut out = BTreeMap::new();
+    for (k, v) in &map {
+        let pointer = child(f.pointer, k);
+        let Some(value) = (Field { value: v, pointer: &pointer, key: k }).string(cx) else { continue };
+        let key = match k.as_str() {
+            USER_TO_USER => k.clone(),
+            NODE_USER_TO_USER if map.contains_key(USER_TO_USER) => {
+                cx.error(
+                    &pointer,
+                    Rule::Exclusive,
+                    format!("`{k}` and `{USER_TO_USER}` are two spellings of one header; give one"),
+                );
+                continue;
+            }
+            NODE_USER_TO_USER => {
+                cx.lenient(
+                    &pointer,
+                    format!("`{k}` (the Node SDK's spelling) is another spelling of `{USER_TO_USER}`"),
+                );
+                USER_TO_USER.to_owned()
+            }
+            _ => {
+                cx.unknown_key(
+                    &pointer,
+                    format!(
+                        "`{}` has no key `{k}`: `{USER_TO_USER}` is the only standard header (custom headers go \
+                         in `headers`, sent as `X-<key>`); it is kept as is",
+                        f.key
+                    ),
+                );
+                k.clone()
+            }
+        };
+        out.insert(key, value);
     }
     Some(out)
 }
@@ -403,7 +455,7 @@ fn read_sip(cx: &mut Cx, mut obj: Obj<'_>) -> Option<SipEndpoint> {
     let headers = obj.with(cx, "headers", string_map);
     let standard_headers = obj
         .get_alias(cx, "standardHeaders", &["standard_headers"])
-        .and_then(|(value, pointer, key)| string_map(cx, Field { value, pointer: &pointer, key }));
+        .and_then(|(value, pointer, key)| read_standard_headers(cx, Field { value, pointer: &pointer, key }));
     let extra = obj.finish(cx);
     Some(SipEndpoint { uri, user, domain, headers, standard_headers, extra })
 }
@@ -465,7 +517,7 @@ mod tests {
     use serde_json::{Value, json};
 
     use super::normalize_phone_number;
-    use crate::ncco::Validator;
+    use crate::ncco::{Action, Endpoint, Validator};
     use crate::{Mode, Report, Rule};
 
     fn check(mode: Mode, ncco: &Value) -> Report {
@@ -501,5 +553,55 @@ mod tests {
         let ncco = json!([{"action": "connect", "from": from, "endpoint": [{"type": "phone", "number": number}]}]);
         let report = check(Mode::Strict, &ncco);
         assert!(report.is_valid() && report.warnings.is_empty(), "{report:?}");
+    }
+
+    #[test]
+    fn standard_headers_other_than_user_to_user_are_unknown_keys() {
+        for key in ["standardHeaders", "standard_headers"] {
+            let ncco = connect(&json!({"type": "sip", "uri": "sip:alice@example.com",
+                key: {"User-to-User": "56a390f3d2b7310023a2;encoding=hex", "X-Foo": "bar"}}));
+            let pointer = format!("/0/endpoint/0/{key}/X-Foo");
+            let lenient = check(Mode::Lenient, &ncco);
+            assert!(lenient.is_valid(), "{key}: {lenient}");
+            let unknown: Vec<_> = lenient.warnings.iter().filter(|w| w.rule == Rule::UnknownKey).collect();
+            let [warning] = unknown.as_slice() else { panic!("{key}: {:?}", lenient.warnings) };
+            assert_eq!(warning.pointer, pointer);
+            assert!(warning.message.contains("`User-to-User` is the only standard header"), "{}", warning.message);
+            let strict = check(Mode::Strict, &ncco);
+            assert!(
+                strict.errors.iter().any(|e| e.pointer == pointer && e.rule == Rule::UnknownKey),
+                "{key}: {:?}",
+                strict.errors
+            );
+            // The unknown header is kept, as unknown keys are.
+            let parsed = Validator::default().check_value(&ncco).ncco.unwrap_or_default();
+            assert_eq!(parsed.to_value()[0]["endpoint"][0]["standardHeaders"]["X-Foo"], "bar");
+        }
+        let canonical = connect(&json!({"type": "sip", "uri": "sip:alice@example.com",
+            "standardHeaders": {"User-to-User": "342342ef34;encoding=hex"}}));
+        let report = check(Mode::Strict, &canonical);
+        assert!(report.is_valid() && report.warnings.is_empty(), "{report:?}");
+    }
+
+    #[test]
+    fn the_node_sdk_user_to_user_key_is_a_lenient_spelling() {
+        let ncco = connect(&json!({"type": "sip", "uri": "sip:alice@example.com",
+            "standardHeaders": {"userToUser": "342342ef34;encoding=hex"}}));
+        let pointer = "/0/endpoint/0/standardHeaders/userToUser";
+        let checked = Validator::default().check_value(&ncco);
+        let [warning] = checked.report.warnings.as_slice() else { panic!("{:?}", checked.report) };
+        assert_eq!((warning.pointer.as_str(), warning.rule), (pointer, Rule::Lenient));
+        let Some(Action::Connect(c)) = checked.ncco.as_ref().and_then(|n| n.0.first()) else { panic!("not parsed") };
+        let Endpoint::Sip(sip) = &c.endpoint[0] else { panic!("not sip") };
+        let headers = sip.standard_headers.as_ref().map(|h| h.iter().collect::<Vec<_>>());
+        assert_eq!(headers, Some(vec![(&"User-to-User".to_owned(), &"342342ef34;encoding=hex".to_owned())]));
+
+        let strict = check(Mode::Strict, &ncco);
+        assert!(strict.errors.iter().any(|e| e.pointer == pointer && e.rule == Rule::Lenient), "{strict:?}");
+
+        let both = connect(&json!({"type": "sip", "uri": "sip:alice@example.com",
+            "standardHeaders": {"userToUser": "a", "User-to-User": "b"}}));
+        let report = check(Mode::Lenient, &both);
+        assert!(report.errors.iter().any(|e| e.pointer == pointer && e.rule == Rule::Exclusive), "{report:?}");
     }
 }
