@@ -44,6 +44,14 @@ impl Cx {
             Mode::Strict => self.report.error(pointer, Rule::Lenient, message),
         }
     }
+
+    /// A key the model does not know: kept, with a warning in lenient mode; an error in strict mode.
+    pub fn unknown_key(&mut self, pointer: &str, message: impl Into<String>) {
+        match self.mode {
+            Mode::Lenient => self.report.warn(pointer, Rule::UnknownKey, message),
+            Mode::Strict => self.report.error(pointer, Rule::UnknownKey, message),
+        }
+    }
 }
 
 /// One value found under a key, with its pointer and its key as written.
@@ -427,11 +435,7 @@ impl<'v> Obj<'v> {
                 continue;
             }
             let pointer = child(&self.pointer, k);
-            let message = format!("{} has no key `{k}`; it is kept as is", self.what);
-            match cx.mode {
-                Mode::Lenient => cx.warn(&pointer, Rule::UnknownKey, message),
-                Mode::Strict => cx.error(&pointer, Rule::UnknownKey, message),
-            }
+            cx.unknown_key(&pointer, format!("{} has no key `{k}`; it is kept as is", self.what));
             extra.insert(k.clone(), v.clone());
         }
         extra

@@ -203,7 +203,8 @@ pub struct SipEndpoint {
     /// Custom headers, each sent as `X-<key>: <value>`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub headers: Option<BTreeMap<String, String>>,
-    /// Standard headers (`User-to-User`); `standard_headers` is read too.
+    /// Standard headers: `User-to-User` is the only one. The key `standard_headers` and the Node SDK's
+    /// header key `userToUser` are read too (lenient forms); another header is an unknown key.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub standard_headers: Option<BTreeMap<String, String>>,
     /// Keys the model does not know, kept as they were.
@@ -225,7 +226,8 @@ pub struct VbcEndpoint {
 ///
 /// Surrounding white space and a leading `+` are dropped, and so are spaces, dashes and dots
 /// between the digits; what remains must be 1 to 15 ASCII digits. The result is what a `phone`
-/// endpoint's `number` or a `connect`'s `from` takes.
+/// endpoint's `number` or a `connect`'s `from` takes: the validator refuses a leading `+` there, so
+/// pass numbers people wrote through this first.
 ///
 /// ```
 /// use ncco_sdk::ncco::normalize_phone_number;
@@ -240,22 +242,25 @@ pub fn normalize_phone_number(raw: &str) -> Option<String> {
     ok.then_some(digits)
 }
 
-/// Reports `number` unless it is E.164 digits (a leading `+` is a lenient form).
+/// Reports `number` unless it is E.164 digits: 1 to 15 ASCII digits, nothing else.
+///
+/// A leading `+` is refused in lenient mode too, for both fields that use this check. voice-api.md
+/// §1.3.3 gives `connect.from` as "E.164 digits, no `+`" and a phone endpoint's `number` as
+/// "E.164 digits"; Vonage's endpoints guide says the same of `number` ("the full international format
+/// without any leading zeros or + signs"). Nothing in the reference says Vonage accepts the `+` on
+/// either. [`normalize_phone_number`] turns what people write into the accepted form.
 pub(crate) fn check_phone_number(cx: &mut Cx, pointer: &str, key: &str, number: &str) {
-    let digits = match number.strip_prefix('+') {
-        Some(rest) => {
-            cx.lenient(pointer, format!("`{key}` has a leading `+`; Vonage wants E.164 digits without it"));
-            rest
-        }
-        None => number,
-    };
-    if digits.is_empty() || digits.len() > 15 || !digits.bytes().all(|b| b.is_ascii_digit()) {
-        cx.error(
-            pointer,
-            Rule::Pattern,
-            format!("`{key}` must be a phone number in E.164 form (up to 15 digits, no `+`), got {number:?}"),
-        );
+    let is_digits = |s: &str| !s.is_empty() && s.len() <= 15 && s.bytes().all(|b| b.is_ascii_digit());
+    if is_digits(number) {
+        return;
     }
+    let message = match number.strip_prefix('+') {
+        Some(rest) if is_digits(rest) => {
+            format!("`{key}` must be E.164 digits without the leading `+`: write {rest:?}, not {number:?}")
+        }
+        _ => format!("`{key}` must be a phone number in E.164 form (up to 15 digits, no `+`), got {number:?}"),
+    };
+    cx.error(pointer, Rule::Pattern, message);
 }
 
 fn string_map(cx: &mut Cx, f: Field<'_, '_>) -> Option<BTreeMap<String, String>> {
@@ -266,6 +271,57 @@ fn string_map(cx: &mut Cx, f: Field<'_, '_>) -> Option<BTreeMap<String, String>>
         if let Some(s) = field.string(cx) {
             out.insert(k.clone(), s);
         }
+    }
+    Some(out)
+}
+
+/// The only standard (non-`X-`) SIP header a sip endpoint can send: voice-api.md §1.3.3 lists
+/// `standardHeaders` as "currently only `User-to-User` (RFC 7433)".
+const USER_TO_USER: &str = "User-to-User";
+
+/// The Node SDK's key for [`USER_TO_USER`] (`SIPEndpoint.standardHeaders.userToUser`). Node rewrites it
+/// to `User-to-User` only for NCCOs it sends through the REST API, as it does `beepTimeout`; so it is
+/// read as another spelling, like `beepTimeout` and `contentType` (a lenient form).
+const NODE_USER_TO_USER: &str = "userToUser";
+
+/// `standardHeaders`: string values, `User-to-User` the only key. Another key is reported like every
+/// unknown key (a warning in lenient mode, an error in strict mode) and kept as is.
+fn read_standard_headers(cx: &mut Cx, f: Field<'_, '_>) -> Option<BTreeMap<String, String>> {
+    let map = f.map(cx)?;
+    let mut out = BTreeMap::new();
+    for (k, v) in &map {
+        let pointer = child(f.pointer, k);
+        let Some(value) = (Field { value: v, pointer: &pointer, key: k }).string(cx) else { continue };
+        let key = match k.as_str() {
+            USER_TO_USER => k.clone(),
+            NODE_USER_TO_USER if map.contains_key(USER_TO_USER) => {
+                cx.error(
+                    &pointer,
+                    Rule::Exclusive,
+                    format!("`{k}` and `{USER_TO_USER}` are two spellings of one header; give one"),
+                );
+                continue;
+            }
+            NODE_USER_TO_USER => {
+                cx.lenient(
+                    &pointer,
+                    format!("`{k}` (the Node SDK's spelling) is another spelling of `{USER_TO_USER}`"),
+                );
+                USER_TO_USER.to_owned()
+            }
+            _ => {
+                cx.unknown_key(
+                    &pointer,
+                    format!(
+                        "`{}` has no key `{k}`: `{USER_TO_USER}` is the only standard header (custom headers go \
+                         in `headers`, sent as `X-<key>`); it is kept as is",
+                        f.key
+                    ),
+                );
+                k.clone()
+            }
+        };
+        out.insert(key, value);
     }
     Some(out)
 }
@@ -399,7 +455,7 @@ fn read_sip(cx: &mut Cx, mut obj: Obj<'_>) -> Option<SipEndpoint> {
     let headers = obj.with(cx, "headers", string_map);
     let standard_headers = obj
         .get_alias(cx, "standardHeaders", &["standard_headers"])
-        .and_then(|(value, pointer, key)| string_map(cx, Field { value, pointer: &pointer, key }));
+        .and_then(|(value, pointer, key)| read_standard_headers(cx, Field { value, pointer: &pointer, key }));
     let extra = obj.finish(cx);
     Some(SipEndpoint { uri, user, domain, headers, standard_headers, extra })
 }
@@ -453,5 +509,99 @@ pub(crate) fn read_endpoint(cx: &mut Cx, value: &Value, pointer: String) -> Opti
             );
             None
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::{Value, json};
+
+    use super::normalize_phone_number;
+    use crate::ncco::{Action, Endpoint, Validator};
+    use crate::{Mode, Report, Rule};
+
+    fn check(mode: Mode, ncco: &Value) -> Report {
+        Validator { mode, ..Validator::default() }.check_value(ncco).report
+    }
+
+    fn connect(endpoint: &Value) -> Value {
+        json!([{"action": "connect", "from": "447700900000", "endpoint": [endpoint]}])
+    }
+
+    #[test]
+    fn a_leading_plus_is_an_error_in_both_modes_on_from_and_on_number() {
+        let plus_from = json!([{"action": "connect", "from": "+447700900000",
+            "endpoint": [{"type": "phone", "number": "447700900001"}]}]);
+        let plus_number = connect(&json!({"type": "phone", "number": "+447700900001"}));
+        for (ncco, pointer, digits) in
+            [(&plus_from, "/0/from", "447700900000"), (&plus_number, "/0/endpoint/0/number", "447700900001")]
+        {
+            for mode in [Mode::Lenient, Mode::Strict] {
+                let report = check(mode, ncco);
+                let [error] = report.errors.as_slice() else { panic!("{mode:?} {pointer}: {report:?}") };
+                assert_eq!((error.pointer.as_str(), error.rule), (pointer, Rule::Pattern), "{mode:?}");
+                assert!(error.message.contains(&format!("write {digits:?}")), "{}", error.message);
+                assert!(report.warnings.is_empty(), "{mode:?}: {:?}", report.warnings);
+            }
+        }
+    }
+
+    #[test]
+    fn normalized_numbers_pass_the_phone_number_check() {
+        let number = normalize_phone_number("+44 7700 900001").unwrap_or_default();
+        let from = normalize_phone_number(" +44-7700-900.000 ").unwrap_or_default();
+        let ncco = json!([{"action": "connect", "from": from, "endpoint": [{"type": "phone", "number": number}]}]);
+        let report = check(Mode::Strict, &ncco);
+        assert!(report.is_valid() && report.warnings.is_empty(), "{report:?}");
+    }
+
+    #[test]
+    fn standard_headers_other_than_user_to_user_are_unknown_keys() {
+        for key in ["standardHeaders", "standard_headers"] {
+            let ncco = connect(&json!({"type": "sip", "uri": "sip:alice@example.com",
+                key: {"User-to-User": "56a390f3d2b7310023a2;encoding=hex", "X-Foo": "bar"}}));
+            let pointer = format!("/0/endpoint/0/{key}/X-Foo");
+            let lenient = check(Mode::Lenient, &ncco);
+            assert!(lenient.is_valid(), "{key}: {lenient}");
+            let unknown: Vec<_> = lenient.warnings.iter().filter(|w| w.rule == Rule::UnknownKey).collect();
+            let [warning] = unknown.as_slice() else { panic!("{key}: {:?}", lenient.warnings) };
+            assert_eq!(warning.pointer, pointer);
+            assert!(warning.message.contains("`User-to-User` is the only standard header"), "{}", warning.message);
+            let strict = check(Mode::Strict, &ncco);
+            assert!(
+                strict.errors.iter().any(|e| e.pointer == pointer && e.rule == Rule::UnknownKey),
+                "{key}: {:?}",
+                strict.errors
+            );
+            // The unknown header is kept, as unknown keys are.
+            let parsed = Validator::default().check_value(&ncco).ncco.unwrap_or_default();
+            assert_eq!(parsed.to_value()[0]["endpoint"][0]["standardHeaders"]["X-Foo"], "bar");
+        }
+        let canonical = connect(&json!({"type": "sip", "uri": "sip:alice@example.com",
+            "standardHeaders": {"User-to-User": "342342ef34;encoding=hex"}}));
+        let report = check(Mode::Strict, &canonical);
+        assert!(report.is_valid() && report.warnings.is_empty(), "{report:?}");
+    }
+
+    #[test]
+    fn the_node_sdk_user_to_user_key_is_a_lenient_spelling() {
+        let ncco = connect(&json!({"type": "sip", "uri": "sip:alice@example.com",
+            "standardHeaders": {"userToUser": "342342ef34;encoding=hex"}}));
+        let pointer = "/0/endpoint/0/standardHeaders/userToUser";
+        let checked = Validator::default().check_value(&ncco);
+        let [warning] = checked.report.warnings.as_slice() else { panic!("{:?}", checked.report) };
+        assert_eq!((warning.pointer.as_str(), warning.rule), (pointer, Rule::Lenient));
+        let Some(Action::Connect(c)) = checked.ncco.as_ref().and_then(|n| n.0.first()) else { panic!("not parsed") };
+        let Endpoint::Sip(sip) = &c.endpoint[0] else { panic!("not sip") };
+        let headers = sip.standard_headers.as_ref().map(|h| h.iter().collect::<Vec<_>>());
+        assert_eq!(headers, Some(vec![(&"User-to-User".to_owned(), &"342342ef34;encoding=hex".to_owned())]));
+
+        let strict = check(Mode::Strict, &ncco);
+        assert!(strict.errors.iter().any(|e| e.pointer == pointer && e.rule == Rule::Lenient), "{strict:?}");
+
+        let both = connect(&json!({"type": "sip", "uri": "sip:alice@example.com",
+            "standardHeaders": {"userToUser": "a", "User-to-User": "b"}}));
+        let report = check(Mode::Lenient, &both);
+        assert!(report.errors.iter().any(|e| e.pointer == pointer && e.rule == Rule::Exclusive), "{report:?}");
     }
 }

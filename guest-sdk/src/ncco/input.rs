@@ -327,9 +327,16 @@ pub(crate) fn read(cx: &mut Cx, mut obj: Obj<'_>) -> Option<Input> {
         match s.as_str() {
             "synchronous" => Some(InputMode::Synchronous),
             "asynchronous" => Some(InputMode::Asynchronous),
+            // The Ruby SDK's misspelling. voice-api.md §1.3.6 calls accepting it "an SDK bug" and gives
+            // no sign that Vonage reads it, so it is refused in lenient mode too.
             "asyncronous" => {
-                cx.lenient(f.pointer, "`mode` \"asyncronous\" is a misspelling of \"asynchronous\"");
-                Some(InputMode::Asynchronous)
+                cx.error(
+                    f.pointer,
+                    Rule::Enum,
+                    "`mode` \"asyncronous\" is a misspelling (the Ruby SDK's) that Vonage does not document; \
+                     write \"asynchronous\"",
+                );
+                None
             }
             other => {
                 cx.error(
@@ -373,4 +380,26 @@ pub(crate) fn read(cx: &mut Cx, mut obj: Obj<'_>) -> Option<Input> {
     }
     let extra = obj.finish(cx);
     Some(Input { r#type: types?, dtmf, speech, event_url, event_method, mode, extra })
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::ncco::Validator;
+    use crate::{Mode, Rule};
+
+    #[test]
+    fn the_misspelled_asyncronous_mode_is_an_error_in_both_modes() {
+        let text =
+            r#"[{"action":"input","type":["dtmf"],"mode":"asyncronous","eventUrl":["https://example.com/dtmf"]}]"#;
+        for mode in [Mode::Lenient, Mode::Strict] {
+            let checked = Validator { mode, ..Validator::default() }.check_str(text);
+            assert!(checked.ncco.is_none(), "{mode:?}: accepted");
+            let [error] = checked.report.errors.as_slice() else { panic!("{mode:?}: {:?}", checked.report.errors) };
+            assert_eq!((error.pointer.as_str(), error.rule), ("/0/mode", Rule::Enum), "{mode:?}");
+            assert!(error.message.contains(r#"write "asynchronous""#), "{}", error.message);
+        }
+        let fixed = text.replace("asyncronous", "asynchronous");
+        let checked = Validator::strict().check_str(&fixed);
+        assert!(checked.report.is_valid() && checked.report.warnings.is_empty(), "{:?}", checked.report);
+    }
 }
