@@ -61,7 +61,7 @@ async fn in_process(wasm: &Path, data_dir: &Path) -> (f64, f64) {
             data_dir: data_dir.into(),
             artifact_cache_bytes: 1 << 30,
         })
-            .unwrap(),
+        .unwrap(),
     );
     let version = runtime.load(std::fs::read(wasm).unwrap(), "bench".into()).await.unwrap();
     let limits = Limits::default();

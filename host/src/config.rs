@@ -174,15 +174,27 @@ fn without_values(message: &str) -> String {
     let (found, expected) = rest.split_once(", expected").unwrap_or((rest, ""));
     let kind = found.split('`').next().unwrap_or("").trim();
     let kind = if kind.is_empty() { "a value" } else { kind };
-    format!("wrong type: found {kind}{}", if expected.is_empty() { String::new() } else { format!(", expected{expected}") })
+    format!(
+        "wrong type: found {kind}{}",
+        if expected.is_empty() { String::new() } else { format!(", expected{expected}") }
+    )
 }
 
 fn parse_toml<T: serde::de::DeserializeOwned>(file: &Path, text: &str) -> Result<T, ConfigError> {
     toml::from_str(text).map_err(|e| {
         let message = without_values(e.message());
         let at = e.span().map(|s| {
-            let line = text[..s.start.min(text.len())].lines().count().max(1);
-            format!(" (line {line})")
+            let start = s.start.min(text.len());
+            let line = text[..start].lines().count().max(1);
+            // The key of that line, never its value.
+            let line_text = text[text[..start].rfind('\n').map_or(0, |i| i + 1)..].lines().next().unwrap_or("");
+            let key = line_text.split_once('=').map(|(k, _)| k.trim()).filter(|k| {
+                !k.is_empty() && k.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.'))
+            });
+            match key {
+                Some(key) => format!(" (key `{key}`, line {line})"),
+                None => format!(" (line {line})"),
+            }
         });
         ConfigError::new(file, format!("{message}{}", at.unwrap_or_default()))
     })
@@ -411,7 +423,10 @@ impl ServeFile {
         if let Some(n) = parsed.tenant_memory_share_mib {
             check_range(file, "tenant_memory_share_mib", n, 2, 1 << 20)?;
         }
-        for (key, n) in [("header_read_timeout_ms", parsed.header_read_timeout_ms), ("body_read_timeout_ms", parsed.body_read_timeout_ms)] {
+        for (key, n) in [
+            ("header_read_timeout_ms", parsed.header_read_timeout_ms),
+            ("body_read_timeout_ms", parsed.body_read_timeout_ms),
+        ] {
             if let Some(n) = n {
                 check_range(file, key, n, 100, 3_600_000)?;
             }

@@ -155,9 +155,9 @@ const MAX_TIME: i64 = 100_000_000_000;
 /// +-[`MAX_TIME`]; anything else is treated as absent.
 fn seconds(claim: Option<&serde_json::Value>) -> Option<i64> {
     let value = match claim? {
-        serde_json::Value::Number(n) => n.as_i64().or_else(|| {
-            n.as_f64().filter(|f| f.is_finite() && f.abs() <= MAX_TIME as f64).map(|f| f as i64)
-        }),
+        serde_json::Value::Number(n) => {
+            n.as_i64().or_else(|| n.as_f64().filter(|f| f.is_finite() && f.abs() <= MAX_TIME as f64).map(|f| f as i64))
+        }
         serde_json::Value::String(s) => s.trim().parse().ok(),
         _ => None,
     }?;

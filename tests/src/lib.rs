@@ -189,6 +189,19 @@ impl HostProcess {
         self.stderr.lock().map(|s| s.clone()).unwrap_or_default()
     }
 
+    /// Waits (up to 10 s) until the host's log contains `needle`; true when it does. Log lines arrive
+    /// through a reader thread, a moment after the response that caused them.
+    pub fn wait_for_log(&self, needle: &str) -> bool {
+        let until = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        while !self.log().contains(needle) {
+            if std::time::Instant::now() > until {
+                return false;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        true
+    }
+
     /// Sends SIGTERM and waits for the exit status.
     pub fn terminate(mut self) -> Result<std::process::ExitStatus> {
         let pid = self.child.id().to_string();

@@ -202,5 +202,5 @@ fn a_state_backend_failure_reaches_the_plugin_and_the_caller_hears_the_fallback(
     assert_eq!(answer(&host, "acme", "counter", "CON-1"), "app 1 call 1");
     drop(redis);
     assert_eq!(answer(&host, "acme", "counter", "CON-2"), "state is down");
-    assert!(host.log().contains("state unavailable"), "{}", host.log());
+    assert!(host.wait_for_log("state unavailable"), "{}", host.log());
 }

@@ -119,7 +119,9 @@ fn utf8(key: &str, bytes: Option<Vec<u8>>) -> StateResult<Option<String>> {
 
 fn from_json<T: DeserializeOwned>(key: &str, bytes: Option<Vec<u8>>) -> StateResult<Option<T>> {
     bytes
-        .map(|b| serde_json::from_slice(&b).map_err(|e| StateError::Invalid(format!("`{key}` does not hold that JSON: {e}"))))
+        .map(|b| {
+            serde_json::from_slice(&b).map_err(|e| StateError::Invalid(format!("`{key}` does not hold that JSON: {e}")))
+        })
         .transpose()
 }
 

@@ -121,7 +121,9 @@ pub const MAX_ID_BYTES: usize = 64;
 /// True for ids shaped like Vonage's (`CON-<uuid>`, `<uuid>`, 32 hex digits, ...): 1 to 64 bytes of
 /// letters, digits, `-` and `_`. Only such ids key state and pins.
 pub fn valid_id(id: &str) -> bool {
-    !id.is_empty() && id.len() <= MAX_ID_BYTES && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+    !id.is_empty()
+        && id.len() <= MAX_ID_BYTES
+        && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
 }
 
 fn check_id(what: &str, id: Option<&str>) -> Result<(), AppError> {
@@ -269,6 +271,7 @@ async fn handle(
             tracing::warn!(tenant = %tenant_name, app = %app_name, "cannot expire call state: {e}");
         }
         pins.end(&tenant_name, &app_name, conversation).await;
+        tracing::info!(tenant = %tenant_name, app = %app_name, "call {conversation} completed: its state expires in {} s, its pin ended", CALL_STATE_GRACE.as_secs());
     }
     let wants = parsed.response_ncco();
     let checked = outcome.and_then(|ncco| match ncco {
@@ -291,7 +294,9 @@ async fn handle(
             );
             match wants {
                 // Where Vonage reads an NCCO, the caller always hears the fallback.
-                ResponseNcco::Required | ResponseNcco::OptionalReplaces => Ok(ncco_response(app.config.fallback_ncco.clone())),
+                ResponseNcco::Required | ResponseNcco::OptionalReplaces => {
+                    Ok(ncco_response(app.config.fallback_ncco.clone()))
+                }
                 // A plain event that could not run is shed: Vonage may send it again.
                 ResponseNcco::Ignored if matches!(failure, GuestFailure::Overloaded(_)) => {
                     Err(AppError::Unavailable("the tenant is at its share of the host; retry".into()))
@@ -359,7 +364,8 @@ async fn run(
         start_by: deadline - start_margin(app.config.limits.timeout),
         priority,
     };
-    let _slot = runtime.scheduler().admit(&tenant.name, ask).await.map_err(|r| GuestFailure::Overloaded(r.to_string()))?;
+    let _slot =
+        runtime.scheduler().admit(&tenant.name, ask).await.map_err(|r| GuestFailure::Overloaded(r.to_string()))?;
     let env = PluginEnv {
         vars: Arc::clone(&app.config.vars),
         state: Arc::clone(&shared.state),

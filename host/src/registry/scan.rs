@@ -81,11 +81,8 @@ pub(super) async fn scan(root: &Path, runtime: &Arc<Runtime>, previous: &Snapsho
         if tenants.contains_key(name) {
             continue;
         }
-        let apps: BTreeMap<String, Arc<App>> = before
-            .apps
-            .iter()
-            .filter_map(|(n, a)| departed(a).map(|a| (n.clone(), Arc::new(a))))
-            .collect();
+        let apps: BTreeMap<String, Arc<App>> =
+            before.apps.iter().filter_map(|(n, a)| departed(a).map(|a| (n.clone(), Arc::new(a)))).collect();
         if !apps.is_empty() {
             tenants.insert(name.clone(), Arc::new(Tenant { apps, removed: true, ..(**before).clone() }));
         }

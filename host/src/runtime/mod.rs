@@ -325,7 +325,13 @@ impl Runtime {
 
     /// Runs one webhook: a fresh store and instance of `version`, one call, then the store is dropped.
     /// `deadline` is measured from the webhook's arrival; memory is charged to `tenant` and the host.
-    pub async fn call(&self, version: &Version, run: RunSpec<'_>, ctx: Context, payload: &str) -> (Result<Option<String>, GuestFailure>, CallLog) {
+    pub async fn call(
+        &self,
+        version: &Version,
+        run: RunSpec<'_>,
+        ctx: Context,
+        payload: &str,
+    ) -> (Result<Option<String>, GuestFailure>, CallLog) {
         let RunSpec { env, limits, tenant_budget, deadline } = run;
         let log = env.log.clone();
         let mut store = self.store(env, limits, tenant_budget, deadline);

@@ -139,9 +139,7 @@ pub struct TenantLoad {
 impl Scheduler {
     /// `slots` instances at once; at most `max_queued` webhooks waiting over all tenants.
     pub fn new(slots: usize, max_queued: usize) -> Self {
-        Scheduler {
-            shared: Arc::new(Shared { slots: slots.max(1), max_queued, inner: Mutex::new(Inner::default()) }),
-        }
+        Scheduler { shared: Arc::new(Shared { slots: slots.max(1), max_queued, inner: Mutex::new(Inner::default()) }) }
     }
 
     /// Instances that may run at once.

@@ -35,11 +35,18 @@ pub const REOPEN_EVERY: Duration = Duration::from_millis(250);
 pub(super) type Table<'t> = redb::Table<'t, &'static str, &'static [u8]>;
 /// What a job's work returns.
 pub(super) type Output = Box<dyn Any + Send>;
+/// Sweeps expired entries inside a group transaction.
+pub(super) type Sweep = fn(&mut Table<'_>) -> Result<(), redb::StorageError>;
+/// Where a job's result goes.
+type Reply = oneshot::Sender<Result<Output, StateError>>;
 /// One write's work inside the group transaction.
 pub(super) type Work = Box<dyn FnOnce(&mut Table<'_>) -> Result<Output, redb::StorageError> + Send>;
 
 fn io_like(e: &redb::Error) -> bool {
-    matches!(e, redb::Error::Io(_) | redb::Error::PreviousIo | redb::Error::DatabaseClosed | redb::Error::LockPoisoned(_))
+    matches!(
+        e,
+        redb::Error::Io(_) | redb::Error::PreviousIo | redb::Error::DatabaseClosed | redb::Error::LockPoisoned(_)
+    )
 }
 
 /// The database file, reopened after faults.
@@ -80,7 +87,8 @@ impl Db {
             return Ok(db);
         }
         let fault = self.fault().unwrap_or_else(|| "closed".into());
-        let unavailable = |why: String| StateError(format!("embedded store unavailable after an I/O error ({fault}){why}"));
+        let unavailable =
+            |why: String| StateError(format!("embedded store unavailable after an I/O error ({fault}){why}"));
         {
             let mut last = self.last_reopen.lock().map_err(|_| unavailable(String::new()))?;
             if last.is_some_and(|t| t.elapsed() < REOPEN_EVERY) {
@@ -96,10 +104,8 @@ impl Db {
             Ok(db) => {
                 let db = Arc::new(db);
                 *current = Some(Arc::clone(&db));
-                if let Ok(mut f) = self.fault.lock() {
-                    *f = None;
-                }
-                tracing::warn!("embedded state store {} reopened: recovered from ({fault})", self.path.display());
+                // The fault stays until a write commits again (a full disk may still be full).
+                tracing::warn!("embedded state store {} reopened after ({fault})", self.path.display());
                 Ok(db)
             }
             Err(e) => Err(unavailable(format!("; reopening failed: {e}"))),
@@ -114,13 +120,28 @@ impl Db {
                 && current.as_ref().is_some_and(|c| Arc::ptr_eq(c, db))
             {
                 *current = None;
-                tracing::error!("embedded state store {}: {e}; reopening it when the fault clears", self.path.display());
+                tracing::error!(
+                    "embedded state store {}: {e}; reopening it when the fault clears",
+                    self.path.display()
+                );
             }
             if let Ok(mut f) = self.fault.lock() {
                 f.get_or_insert_with(|| e.to_string());
             }
         }
         StateError(format!("embedded store: {e}"))
+    }
+
+    /// A write committed: whatever fault there was has cleared.
+    pub(super) fn committed(&self) {
+        if let Ok(mut f) = self.fault.lock()
+            && let Some(fault) = f.take()
+        {
+            tracing::warn!(
+                "embedded state store {}: writes commit again; recovered from ({fault})",
+                self.path.display()
+            );
+        }
     }
 
     /// The fault the store is in, if any.
@@ -133,7 +154,7 @@ struct Job {
     tenant: String,
     durable: bool,
     work: Work,
-    reply: oneshot::Sender<Result<Output, StateError>>,
+    reply: Reply,
 }
 
 /// The handle to the writer thread.
@@ -144,7 +165,7 @@ pub(super) struct Writer {
 
 impl Writer {
     /// Starts the writer thread for `db`; it ends when every handle is dropped.
-    pub(super) fn start(db: Arc<Db>, sweep: fn(&mut Table<'_>) -> Result<(), redb::StorageError>) -> Result<Self, StateError> {
+    pub(super) fn start(db: Arc<Db>, sweep: Sweep) -> Result<Self, StateError> {
         let (tx, rx) = std::sync::mpsc::channel::<Job>();
         std::thread::Builder::new()
             .name("state-writer".into())
@@ -166,7 +187,7 @@ impl Writer {
 /// Writes between two sweeps of expired entries.
 const SWEEP_EVERY_WRITES: usize = 1024;
 
-fn run(db: &Db, rx: &std::sync::mpsc::Receiver<Job>, sweep: fn(&mut Table<'_>) -> Result<(), redb::StorageError>) {
+fn run(db: &Db, rx: &std::sync::mpsc::Receiver<Job>, sweep: Sweep) {
     let mut queues: HashMap<String, VecDeque<Job>> = HashMap::new();
     let mut ring: VecDeque<String> = VecDeque::new();
     let mut since_sweep = 0usize;
@@ -215,7 +236,7 @@ fn run(db: &Db, rx: &std::sync::mpsc::Receiver<Job>, sweep: fn(&mut Table<'_>) -
     }
 }
 
-fn commit(db: &Db, batch: Vec<Job>, sweep: Option<fn(&mut Table<'_>) -> Result<(), redb::StorageError>>) {
+fn commit(db: &Db, batch: Vec<Job>, sweep: Option<Sweep>) {
     let fail_all = |batch: Vec<Job>, e: &StateError| {
         for job in batch {
             let _ = job.reply.send(Err(StateError(e.0.clone())));
@@ -234,7 +255,7 @@ fn commit(db: &Db, batch: Vec<Job>, sweep: Option<fn(&mut Table<'_>) -> Result<(
     {
         return fail_all(batch, &db.failed(&database, e));
     }
-    let mut done: Vec<(oneshot::Sender<Result<Output, StateError>>, Result<Output, StateError>)> = Vec::new();
+    let mut done: Vec<(Reply, Result<Output, StateError>)> = Vec::new();
     {
         let mut table = match txn.open_table(TABLE) {
             Ok(t) => t,
@@ -267,6 +288,7 @@ fn commit(db: &Db, batch: Vec<Job>, sweep: Option<fn(&mut Table<'_>) -> Result<(
     }
     match txn.commit() {
         Ok(()) => {
+            db.committed();
             for (reply, result) in done {
                 let _ = reply.send(result);
             }

@@ -119,7 +119,7 @@ impl Plugin for CallForwarding {
                 let seconds = message.duration_seconds.map_or_else(|| "?".to_owned(), |s| s.to_string());
                 let url = message.recording_url.clone();
                 // A message that cannot be stored is an error the host logs, not a silent loss.
-                let count = voicemail::store(&settings, message)?;
+                let count = voicemail::store(&settings, &message)?;
                 ncco_sdk::info!("voicemail from {who}: {seconds} s at {url} ({count} in the mailbox)");
                 Ok(None)
             }

@@ -65,7 +65,7 @@ pub fn load() -> StateResult<Vec<Message>> {
 /// Adds `message` once (a retried record event is not stored twice), keeping the newest
 /// `max_messages`. Returns how many there are. Atomic: messages left at the same instant by two
 /// callers are both kept.
-pub fn store(settings: &Settings, message: Message) -> StateResult<usize> {
+pub fn store(settings: &Settings, message: &Message) -> StateResult<usize> {
     let stored = app::update_json(MESSAGES, Some(RETENTION_DAYS * 86_400), |messages: Option<Vec<Message>>| {
         let mut messages = messages.unwrap_or_default();
         if !messages.iter().any(|m| m.recording_url == message.recording_url) {

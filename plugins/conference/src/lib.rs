@@ -130,8 +130,9 @@ fn prompt(settings: &Settings, ctx: &Context, lead: &str) -> Ncco {
 /// Counts a wrong PIN: `apology` and the prompt again, or the goodbye after the maximum retries.
 fn retry(settings: &Settings, ctx: &Context, apology: &str) -> Ncco {
     // Counted atomically; when the count cannot be kept, the caller is not let in (fail closed).
-    let attempts =
-        call::increment(ATTEMPTS, 1).or_warn("counting PIN attempts").map_or(u32::MAX, |n| u32::try_from(n).unwrap_or(u32::MAX));
+    let attempts = call::increment(ATTEMPTS, 1)
+        .or_warn("counting PIN attempts")
+        .map_or(u32::MAX, |n| u32::try_from(n).unwrap_or(u32::MAX));
     if attempts > settings.max_retries {
         ncco_sdk::warn!("refused after {attempts} wrong PINs");
         return Ncco::new().then(say(settings, format!("{apology} Sorry, you cannot join this conference. Goodbye.")));

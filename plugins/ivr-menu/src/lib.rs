@@ -107,8 +107,9 @@ impl Plugin for IvrMenu {
 /// maximum retries.
 fn retry(settings: &Settings, ctx: &Context, apology: &str) -> Ncco {
     // Counted atomically; a count that cannot be kept ends the menu rather than looping forever.
-    let attempts =
-        call::increment(ATTEMPTS, 1).or_warn("counting attempts").map_or(u32::MAX, |n| u32::try_from(n).unwrap_or(u32::MAX));
+    let attempts = call::increment(ATTEMPTS, 1)
+        .or_warn("counting attempts")
+        .map_or(u32::MAX, |n| u32::try_from(n).unwrap_or(u32::MAX));
     if attempts > settings.max_retries {
         ncco_sdk::info!("giving up after {attempts} failed attempts");
         return Ncco::new().then(menu::say(settings, apology)).then(menu::say(settings, settings.goodbye.clone()));

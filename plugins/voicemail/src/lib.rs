@@ -97,7 +97,7 @@ impl Plugin for Voicemail {
                 message.recording_url.clone(),
             );
             // A message that cannot be stored is an error the host logs, not a silent loss.
-            let count = mailbox::store(&settings, message)?;
+            let count = mailbox::store(&settings, &message)?;
             ncco_sdk::info!("voicemail from {who}: {seconds} s at {url} ({count} in the mailbox)");
         }
         Ok(None)

@@ -57,7 +57,7 @@ pub fn load(settings: &Settings) -> StateResult<Vec<Message>> {
 /// `max_messages`, the newest, none older than the retention. Returns how many messages there are.
 ///
 /// Atomic (compare-and-set, retried): two messages ending in the same instant are both kept.
-pub fn store(settings: &Settings, message: Message) -> StateResult<usize> {
+pub fn store(settings: &Settings, message: &Message) -> StateResult<usize> {
     let ttl = Some(settings.retention_days.saturating_mul(86_400));
     let stored = app::update_json(MESSAGES, ttl, |messages: Option<Vec<Message>>| {
         let mut messages = messages.unwrap_or_default();

@@ -86,7 +86,9 @@ impl Plugin for WebsocketBot {
         match status.status {
             CallStatus::Disconnected => {
                 // Without the count, no reconnection: a bot that keeps dropping must not loop forever.
-                let done = call::get_json::<u32>(RECONNECTS).or_warn("reading the reconnections").map_or(u32::MAX, Option::unwrap_or_default);
+                let done = call::get_json::<u32>(RECONNECTS)
+                    .or_warn("reading the reconnections")
+                    .map_or(u32::MAX, Option::unwrap_or_default);
                 if done < settings.reconnects
                     && let Some(connect) = connect(&settings, ctx, done + 2)
                     && call::set_json(RECONNECTS, &(done + 1)).or_warn("counting the reconnection").is_some()

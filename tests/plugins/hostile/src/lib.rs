@@ -1,7 +1,8 @@
 //! Test fixture: a plugin that misbehaves as its `mode` variable says: `loop`, `memory`, `recursion`,
-//! `panic`, `error`, `invalid`, `huge`, `env`, `log-flood`, `hold` (keeps `hold_mib` MiB until its deadline); or exercises plugin state: `state` (counts
-//! calls in app state and webhooks in call state), `state-ttl` (an app key that lives one second).
-//! Any other mode answers "well behaved".
+//! `panic`, `error`, `invalid`, `huge`, `env`, `log-flood`, `hold` (keeps `hold_mib` MiB until its
+//! deadline); or exercises plugin state: `state` (counts calls in app state and webhooks in call
+//! state, atomically), `state-fill` (a new 200 KB value per call), `state-ttl` (an app key that lives
+//! one second). Any other mode answers "well behaved".
 
 use ncco_sdk::guest::host::{app, call, config};
 use ncco_sdk::guest::{Context, Plugin, PluginError};
@@ -65,6 +66,12 @@ fn misbehave() -> Result<Ncco, PluginError> {
             let app_count = app::increment("count", 1, None)?;
             let call_count = call::increment("count", 1)?;
             Ok(Ncco::new().talk(format!("app {app_count} call {call_count}")))
+        }
+        // Stores a new 200 KB value per call: fills a small disk.
+        "state-fill" => {
+            let n = app::increment("blobs", 1, None)?;
+            app::set(&format!("blob-{n}"), &vec![7u8; 200_000], None)?;
+            Ok(Ncco::new().talk(format!("stored {n}")))
         }
         "state-ttl" => {
             if app::get("short")?.is_some() {

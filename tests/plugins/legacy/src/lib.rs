@@ -11,9 +11,9 @@ mod bindings {
     export!(Legacy with_types_in self);
 }
 
+use bindings::Guest;
 use bindings::vonage::ncco::host;
 use bindings::vonage::ncco::types::Context;
-use bindings::Guest;
 
 struct Legacy;
 
