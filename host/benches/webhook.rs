@@ -11,10 +11,13 @@
 
 #![allow(clippy::unwrap_used)]
 
+mod common;
+
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
+
+use common::{Load, build_plugins, percentile};
 
 use axum::Router;
 use axum::routing::get;
@@ -31,25 +34,8 @@ const HTTP_CONNECTIONS: usize = 32;
 const HTTP_SECONDS: u64 = 4;
 const QUERY: &str = "to=442079460000&from=447700900000&uuid=aaaaaaaa-bbbb-cccc-dddd-0123456789ab&conversation_uuid=CON-aaaaaaaa-bbbb-cccc-dddd-0123456789ab";
 
-fn workspace() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_path_buf()
-}
-
 fn build_hello() -> PathBuf {
-    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-    let status = std::process::Command::new(cargo)
-        .current_dir(workspace())
-        .args(["build", "--quiet", "--release", "--target", "wasm32-wasip2", "-p", "hello"])
-        .status()
-        .unwrap();
-    assert!(status.success(), "building the hello plugin failed");
-    let target = std::env::var("CARGO_TARGET_DIR").map(PathBuf::from).unwrap_or_else(|_| workspace().join("target"));
-    target.join("wasm32-wasip2/release/hello.wasm")
-}
-
-fn percentile(sorted: &[Duration], p: f64) -> f64 {
-    let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
-    sorted[i].as_secs_f64() * 1e6
+    build_plugins(&["hello"]).join("hello.wasm")
 }
 
 async fn in_process(wasm: &Path, data_dir: &Path) -> (f64, f64) {
@@ -110,59 +96,11 @@ async fn in_process(wasm: &Path, data_dir: &Path) -> (f64, f64) {
 
 /// Requests per second against `path` on `addr`, from `HTTP_CONNECTIONS` keep-alive connections.
 async fn load(addr: std::net::SocketAddr, path: &str) -> f64 {
-    let stop = Arc::new(AtomicBool::new(false));
-    let count = Arc::new(AtomicU64::new(0));
-    let request = format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\n\r\n").into_bytes();
-    let mut tasks = Vec::new();
-    for _ in 0..HTTP_CONNECTIONS {
-        let (stop, count, request) = (stop.clone(), count.clone(), request.clone());
-        tasks.push(tokio::spawn(async move {
-            let mut stream = TcpStream::connect(addr).await.unwrap();
-            stream.set_nodelay(true).unwrap();
-            let mut buf = vec![0u8; 16 * 1024];
-            while !stop.load(Ordering::Relaxed) {
-                stream.write_all(&request).await.unwrap();
-                read_response(&mut stream, &mut buf).await;
-                count.fetch_add(1, Ordering::Relaxed);
-            }
-        }));
-    }
-    tokio::time::sleep(Duration::from_millis(500)).await;
-    let start_count = count.load(Ordering::Relaxed);
-    let started = Instant::now();
-    tokio::time::sleep(Duration::from_secs(HTTP_SECONDS)).await;
-    let done = count.load(Ordering::Relaxed) - start_count;
-    let rate = done as f64 / started.elapsed().as_secs_f64();
-    stop.store(true, Ordering::Relaxed);
-    for t in tasks {
-        let _ = t.await;
-    }
-    rate
-}
-
-/// Reads one HTTP/1.1 response with a Content-Length body, and checks it is a 200.
-async fn read_response(stream: &mut TcpStream, buf: &mut [u8]) {
-    let mut filled = 0;
-    loop {
-        let n = stream.read(&mut buf[filled..]).await.unwrap();
-        assert!(n > 0, "connection closed");
-        filled += n;
-        let text = &buf[..filled];
-        if let Some(end) = text.windows(4).position(|w| w == b"\r\n\r\n") {
-            let head = std::str::from_utf8(&text[..end]).unwrap();
-            assert!(head.starts_with("HTTP/1.1 200"), "{head}");
-            let len: usize = head
-                .lines()
-                .find_map(|l| l.to_ascii_lowercase().strip_prefix("content-length:").map(|v| v.trim().parse().unwrap()))
-                .unwrap();
-            while filled < end + 4 + len {
-                let n = stream.read(&mut buf[filled..]).await.unwrap();
-                assert!(n > 0);
-                filled += n;
-            }
-            return;
-        }
-    }
+    let load = Load::start(addr, path, HTTP_CONNECTIONS, None);
+    let measured = load.measure(Duration::from_millis(500), Duration::from_secs(HTTP_SECONDS)).await;
+    load.stop().await;
+    assert_eq!(measured.bad, 0, "responses other than 200");
+    measured.rate()
 }
 
 async fn http(wasm: &Path, data_dir: &Path) -> (f64, f64) {

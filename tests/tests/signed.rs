@@ -1,5 +1,6 @@
 //! Signed webhooks against the real host: the shared `wh-30` case, fresh tokens, and forged,
-//! tampered, expired, future, `alg: none` and HS512 tokens, all refused with 401 before the plugin runs.
+//! tampered, expired, future, `alg: none` and HS512 tokens, all refused before the plugin runs, with
+//! the same 404 an unknown app gets (the reason goes to the host log only).
 
 #![allow(clippy::unwrap_used)]
 
@@ -30,6 +31,26 @@ fn signed_tree() -> tempfile::TempDir {
     plugins
 }
 
+/// Asserts `r` is the uniform refusal and returns the reason the host logged for it.
+fn refusal(host: &HostProcess, r: &ncco_tests::Reply, before: usize) -> String {
+    assert_eq!(r.status, 404, "{}", r.body);
+    assert_eq!(r.json().unwrap()["error"]["code"], "not_found", "{}", r.body);
+    let until = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        let log = host.log();
+        let lines: Vec<&str> = log.lines().filter(|l| l.contains("signed webhook refused")).collect();
+        if lines.len() > before {
+            return lines[lines.len() - 1].to_owned();
+        }
+        assert!(std::time::Instant::now() < until, "no refusal logged:\n{log}");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+}
+
+fn refusals(host: &HostProcess) -> usize {
+    host.log().lines().filter(|l| l.contains("signed webhook refused")).count()
+}
+
 fn wh30() -> Value {
     let text = std::fs::read_to_string(shared_dir().join("conformance/webhooks/wh-30-signed-event-jwt.json")).unwrap();
     serde_json::from_str(&text).unwrap()
@@ -51,13 +72,13 @@ fn the_wh30_case_verifies_and_its_variants_do_not() {
     assert_eq!(r.status, 204, "{}", r.body);
 
     let tampered = case["signature"]["negative_variant"]["tampered_raw_body"].as_str().unwrap();
+    let before = refusals(&host);
     let r = post(&host.url("/signed/hello/event"), tampered, &[("Authorization", auth)]).unwrap();
-    assert_eq!(r.status, 401);
-    assert!(r.json().unwrap()["error"]["message"].as_str().unwrap().contains("payload_hash"), "{}", r.body);
+    assert!(refusal(&host, &r, before).contains("payload_hash"));
 
+    let before = refusals(&host);
     let r = post(&host.url("/wrong/hello/event"), body, &[("Authorization", auth)]).unwrap();
-    assert_eq!(r.status, 401);
-    assert!(r.json().unwrap()["error"]["message"].as_str().unwrap().contains("signature"), "{}", r.body);
+    assert!(refusal(&host, &r, before).contains("signature"));
 }
 
 fn token(header: &str, claims: &Value, sign_with: impl FnOnce(&[u8]) -> Vec<u8>) -> String {
@@ -93,11 +114,11 @@ fn fresh_tokens_pass_and_every_forgery_is_refused() {
 
     let refuse = |auth: Option<String>, body: &str, why: &str| {
         let headers: Vec<(&str, &str)> = auth.as_deref().map(|a| vec![("Authorization", a)]).unwrap_or_default();
+        let before = refusals(&host);
         let r = post(&url, body, &headers).unwrap();
-        assert_eq!(r.status, 401, "{why}: {}", r.body);
-        let message = r.json().unwrap()["error"]["message"].as_str().unwrap().to_owned();
-        assert!(!message.is_empty(), "{why}");
-        message
+        let reason = refusal(&host, &r, before);
+        assert!(!reason.is_empty(), "{why}");
+        reason
     };
     assert!(refuse(None, body, "no token").contains("missing"));
     let forged = sign("some-other-secret-0000000000000000000000", body.as_bytes(), now(), "a1b2c3d4", None);

@@ -43,7 +43,7 @@ pub struct Ask {
     pub tenant_queued: usize,
     /// The instant by which the instance must start.
     pub start_by: Instant,
-    /// Admit past the queue caps (a `completed` event: the call's clean-up must run).
+    /// Queue past the tenant's cap, up to twice it (a `completed` event: the plugin's clean-up).
     pub priority: bool,
 }
 
@@ -177,13 +177,14 @@ impl Scheduler {
                 inner.running += 1;
                 return Ok(Slot { shared: Arc::clone(&self.shared), tenant: key, waited: Default::default() });
             }
-            if !ask.priority {
-                if queue.waiters.len() >= ask.tenant_queued {
-                    return Err(Refusal::TenantQueueFull);
-                }
-                if inner.queued >= self.shared.max_queued && !Self::push_out(inner, &key) {
-                    return Err(Refusal::HostQueueFull);
-                }
+            // A priority webhook may queue past its tenant's cap, up to twice it, never unbounded: a
+            // flood of `completed` events cannot grow the queue without limit.
+            let tenant_cap = if ask.priority { ask.tenant_queued.saturating_mul(2).max(1) } else { ask.tenant_queued };
+            if queue.waiters.len() >= tenant_cap {
+                return Err(Refusal::TenantQueueFull);
+            }
+            if inner.queued >= self.shared.max_queued && !Self::push_out(inner, &key) {
+                return Err(Refusal::HostQueueFull);
             }
             if ask.start_by <= arrived {
                 return Err(Refusal::NoSlotInTime);

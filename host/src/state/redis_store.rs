@@ -4,10 +4,14 @@
 use std::time::Duration;
 
 use redis::AsyncCommands;
-use redis::aio::ConnectionManager;
+use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 
 use super::{Namespace, StateError, StateFuture, StateStore};
 
+/// Longest wait for a connection to the server.
+pub const CONNECT_TIMEOUT: Duration = Duration::from_millis(250);
+/// Longest wait for a reply to one command.
+pub const RESPONSE_TIMEOUT: Duration = Duration::from_millis(250);
 /// Prefix of every key this host writes.
 pub const KEY_PREFIX: &str = "ncco:";
 
@@ -48,8 +52,16 @@ impl RedisStore {
     /// Connects to `url` (`redis://HOST:PORT/DB`) and checks the server answers.
     pub async fn connect(url: &str) -> Result<Self, StateError> {
         let client = redis::Client::open(url).map_err(err)?;
-        let mut conn =
-            ConnectionManager::new(client).await.map_err(|e| StateError(format!("cannot reach {url}: {e}")))?;
+        // Fail fast while the server is away: a plugin's state call returns `unavailable` well within
+        // its deadline instead of waiting on reconnects (the manager keeps reconnecting behind it).
+        let config = ConnectionManagerConfig::new()
+            .set_connection_timeout(Some(CONNECT_TIMEOUT))
+            .set_response_timeout(Some(RESPONSE_TIMEOUT))
+            .set_number_of_retries(1)
+            .set_max_delay(Duration::from_millis(500));
+        let mut conn = ConnectionManager::new_with_config(client, config)
+            .await
+            .map_err(|e| StateError(format!("cannot reach {url}: {e}")))?;
         let _: String = redis::cmd("PING").query_async(&mut conn).await.map_err(err)?;
         Ok(RedisStore { conn })
     }
