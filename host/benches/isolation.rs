@@ -3,7 +3,9 @@
 //! 1. a good tenant's answers/s and p99 alone, then beside a tenant whose 300 callers each spin until
 //!    their 4 s deadline (goal: at least 40% of the solo throughput, p99 at most 3x solo, no fallback);
 //! 2. how far past their deadline the spinning callers got their fallback (goal: within 250 ms), for
-//!    the 4 s app and for a 500 ms app at 300 concurrent calls.
+//!    the 4 s app and for a 500 ms app at 300 concurrent calls;
+//! 3. a good tenant's state-using app (two durable writes per answer) alone, then beside a tenant
+//!    writing state from 64 connections (goal: p99 within a small factor of alone).
 //!
 //! The host runs in this process on its own 2-thread runtime; the load generator on another thread.
 //! Loads are bounded in time and go to loopback only.
@@ -24,6 +26,8 @@ const GOOD: &str = "/good/hello/answer?from=447700900000&to=442079460000&uuid=u-
 const GOOD_CONNECTIONS: usize = 32;
 const SPINNERS: usize = 300;
 const WINDOW: Duration = Duration::from_secs(4);
+const GOOD_STATE: &str = "/good/counter/answer?from=1&uuid=u-1&conversation_uuid=CON-1";
+const STATE_CONNECTIONS: usize = 4;
 
 fn tree(root: &Path, wasm: &Path) {
     let write = |tenant: &str, app: &str, plugin: &str, toml: &str| {
@@ -33,12 +37,18 @@ fn tree(root: &Path, wasm: &Path) {
         std::fs::write(dir.join(format!("{app}.toml")), toml).unwrap();
     };
     write("good", "hello", "hello", "[[fallback]]\naction = \"talk\"\ntext = \"good fallback\"\n");
+    let counter =
+        "timeout_ms = 4000\n[vars]\nmode = \"state\"\n[[fallback]]\naction = \"talk\"\ntext = \"state fallback\"\n";
+    write("good", "counter", "hostile", counter);
+    write("busy", "writer", "hostile", counter);
     for (app, ms) in [("spin", 4000), ("spin500", 500)] {
         write(
             "evil",
             app,
             "hostile",
-            &format!("timeout_ms = {ms}\n[vars]\nmode = \"loop\"\n[[fallback]]\naction = \"talk\"\ntext = \"evil fallback\"\n"),
+            &format!(
+                "timeout_ms = {ms}\n[vars]\nmode = \"loop\"\n[[fallback]]\naction = \"talk\"\ntext = \"evil fallback\"\n"
+            ),
         );
     }
 }
@@ -125,6 +135,24 @@ fn main() {
         println!(
             "spinning tenant, 500 ms app, {SPINNERS} concurrent calls: {}",
             overshoot(&short, Duration::from_millis(500))
+        );
+
+        println!("good tenant's state app (2 durable writes per answer), {STATE_CONNECTIONS} connections:");
+        let alone = Load::start(addr, GOOD_STATE, STATE_CONNECTIONS, Some("fallback"));
+        let solo = alone.measure(Duration::from_millis(500), WINDOW).await;
+        alone.stop().await;
+        line("alone", &solo);
+        let writer = Load::start(addr, "/busy/writer/answer?from=1&uuid=u-2&conversation_uuid=CON-2", 64, None);
+        writer.record_all();
+        let beside = Load::start(addr, GOOD_STATE, STATE_CONNECTIONS, Some("fallback"));
+        let shared = beside.measure(Duration::from_secs(1), WINDOW).await;
+        beside.stop().await;
+        let busy = writer.stop().await;
+        line("beside a tenant writing from 64 connections", &shared);
+        println!(
+            "  p99 {:.1}x alone; the writing tenant did {:.0} answers/s",
+            percentile(&shared.latencies, 0.99) / percentile(&solo.latencies, 0.99),
+            busy.count as f64 / busy.seconds
         );
     });
     let _ = std::fs::remove_dir_all(&scratch);

@@ -49,7 +49,7 @@ async fn in_process(wasm: &Path, data_dir: &Path) -> (f64, f64) {
         })
         .unwrap(),
     );
-    let version = runtime.load(std::fs::read(wasm).unwrap(), "bench".into()).await.unwrap();
+    let version = runtime.load("bench", std::fs::read(wasm).unwrap(), "bench".into()).await.unwrap();
     let limits = Limits::default();
     let config = AppConfig::default();
     let state: Arc<MemoryStore> = Arc::new(MemoryStore::new());

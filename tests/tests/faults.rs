@@ -236,3 +236,44 @@ fn caller_text_in_a_plugin_log_cannot_forge_host_log_lines() {
     assert!(!log.contains('\x1b'), "{log:?}");
     assert!(log.contains("tenant=globex kind=trap"), "the text is still there, escaped: {log}");
 }
+
+/// `wasm` with a custom section appended: a different component (another hash) that runs the same.
+fn variant(wasm: &[u8], n: usize) -> Vec<u8> {
+    let name = b"variant";
+    let payload = n.to_string().into_bytes();
+    let size = 1 + name.len() + payload.len();
+    assert!(size < 128, "one-byte LEB128 sizes only");
+    let mut out = wasm.to_vec();
+    out.push(0);
+    out.push(u8::try_from(size).unwrap());
+    out.push(u8::try_from(name.len()).unwrap());
+    out.extend_from_slice(name);
+    out.extend_from_slice(&payload);
+    out
+}
+
+#[test]
+fn a_tenant_compiling_many_new_plugins_is_rate_limited_and_the_rest_come_later() {
+    let plugins = tempfile::tempdir().unwrap();
+    let acme = plugins.path().join("acme");
+    std::fs::create_dir_all(&acme).unwrap();
+    let hello = std::fs::read(plugin_wasm("hello").unwrap()).unwrap();
+    for n in 0..12 {
+        std::fs::write(acme.join(format!("app{n:02}.wasm")), variant(&hello, n)).unwrap();
+    }
+    // Another tenant is not held up by acme's compiles.
+    std::fs::create_dir_all(plugins.path().join("other")).unwrap();
+    std::fs::write(plugins.path().join("other/hello.wasm"), variant(&hello, 99)).unwrap();
+    let data = tempfile::tempdir().unwrap();
+    let host = HostProcess::start(plugins.path(), data.path(), &[]).unwrap();
+    let admin = admin(&host);
+    let rows: Vec<&Value> = admin["apps"].as_array().unwrap().iter().filter(|a| a["tenant"] == "acme").collect();
+    let loaded = rows.iter().filter(|a| a["version"].is_string()).count();
+    let deferred: Vec<&&Value> =
+        rows.iter().filter(|a| a["last_error"].as_str().is_some_and(|e| e.contains("in the last minute"))).collect();
+    assert_eq!(loaded, 10, "{admin}");
+    assert_eq!(deferred.len(), 2, "{admin}");
+    // Their callers hear the fallback meanwhile; the other tenant's app is live.
+    assert_eq!(get(&host.url("/acme/app11/answer")).unwrap().status, 200);
+    assert!(get(&host.url("/other/hello/answer?from=447700900000")).unwrap().body.contains("Hello 447700900000."));
+}

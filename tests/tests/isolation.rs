@@ -58,6 +58,19 @@ fn hammer(
         .collect()
 }
 
+/// Four callers of the good tenant's hello app until `stop`; counts answers that were not its own.
+fn good_tenant(host: &HostProcess, stop: &Arc<AtomicBool>) -> (Vec<std::thread::JoinHandle<usize>>, Arc<AtomicUsize>) {
+    let failures = Arc::new(AtomicUsize::new(0));
+    let counted = Arc::clone(&failures);
+    let threads = hammer(&host.url("/good/hello/answer?from=447700900000"), 4, stop, move |status, body, _| {
+        if status != 200 || !body.contains("Hello 447700900000.") {
+            counted.fetch_add(1, Ordering::Relaxed);
+            eprintln!("good tenant got {status}: {body}");
+        }
+    });
+    (threads, failures)
+}
+
 #[test]
 fn a_spinning_tenant_gets_its_fallback_in_time_and_never_crowds_out_another() {
     let plugins = tree(&[
@@ -84,16 +97,7 @@ fn a_spinning_tenant_gets_its_fallback_in_time_and_never_crowds_out_another() {
         })
     };
     std::thread::sleep(Duration::from_millis(500));
-    let good_failures = Arc::new(AtomicUsize::new(0));
-    let good = {
-        let failures = Arc::clone(&good_failures);
-        hammer(&host.url("/good/hello/answer?from=447700900000"), 4, &stop, move |status, body, _| {
-            if status != 200 || !body.contains("Hello 447700900000.") {
-                failures.fetch_add(1, Ordering::Relaxed);
-                eprintln!("good tenant got {status}: {body}");
-            }
-        })
-    };
+    let (good, good_failures) = good_tenant(&host, &stop);
     std::thread::sleep(Duration::from_secs(4));
     stop.store(true, Ordering::Relaxed);
     let good_answers: usize = good.into_iter().map(|t| t.join().unwrap()).sum();
@@ -127,16 +131,7 @@ fn a_tenant_exhausting_its_memory_share_fails_only_its_own_calls() {
         assert!(body.contains("evil fallback"), "{body}");
     });
     std::thread::sleep(Duration::from_millis(300));
-    let good_failures = Arc::new(AtomicUsize::new(0));
-    let good = {
-        let failures = Arc::clone(&good_failures);
-        hammer(&host.url("/good/hello/answer?from=447700900000"), 4, &stop, move |status, body, _| {
-            if status != 200 || !body.contains("Hello 447700900000.") {
-                failures.fetch_add(1, Ordering::Relaxed);
-                eprintln!("good tenant got {status}: {body}");
-            }
-        })
-    };
+    let (good, good_failures) = good_tenant(&host, &stop);
     std::thread::sleep(Duration::from_secs(3));
     stop.store(true, Ordering::Relaxed);
     for t in good.into_iter().chain(evil) {

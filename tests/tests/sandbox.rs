@@ -27,7 +27,9 @@ fn every_hostile_plugin_gets_its_fallback_while_a_good_app_answers() {
         std::fs::write(
             tenant.join(format!("{mode}.toml")),
             format!(
-                "timeout_ms = {TIMEOUT_MS}\nmemory_mib = {}\n[vars]\nmode = \"{mode}\"\n[[fallback]]\naction = \"talk\"\ntext = \"{}\"\n",
+                "timeout_ms = {}\nmemory_mib = {}\n[vars]\nmode = \"{mode}\"\n[[fallback]]\naction = \"talk\"\ntext = \"{}\"\n",
+                // The flood is about its log being capped, not its speed: 10,000 writes on a busy machine.
+                if *mode == "log-flood" { 3000 } else { TIMEOUT_MS },
                 if *mode == "memory" { 16 } else { 64 },
                 fallback_text(mode)
             ),
@@ -141,17 +143,24 @@ fn a_full_host_answers_the_fallback_never_503_and_still_cleans_up_completed_call
         std::thread::spawn(move || get(&url).unwrap())
     };
     std::thread::sleep(Duration::from_millis(400));
-    // The caller hears the fallback at once, not a 503 (which would be silence).
+    // A plain event may be shed (Vonage may send it again), while the one call holds the slot.
+    let event = host.url("/acme/slow/event");
+    let shed = {
+        let event = event.clone();
+        std::thread::spawn(move || {
+            let status = r#"{"status":"ringing","uuid":"u","conversation_uuid":"CON-Z"}"#;
+            post(&event, status, &[]).unwrap().status
+        })
+    };
+    // The caller hears the fallback within the deadline, not a 503 (which would be silence).
     let started = Instant::now();
     let r = get(&url).unwrap();
     assert_eq!(r.status, 200, "{}", r.body);
     assert!(r.body.contains("busy fallback"), "{}", r.body);
-    assert!(started.elapsed() < Duration::from_millis(500) + MARGIN, "{:?}", started.elapsed());
+    assert!(started.elapsed() < Duration::from_millis(1500) + MARGIN, "{:?}", started.elapsed());
     assert!(host.wait_for_log("kind=overloaded"), "{}", host.log());
-    // A plain event may be shed (Vonage may send it again); a completed one still gets its clean-up.
-    let event = host.url("/acme/slow/event");
-    let status = r#"{"status":"ringing","uuid":"u","conversation_uuid":"CON-Z"}"#;
-    assert_eq!(post(&event, status, &[]).unwrap().status, 503);
+    assert_eq!(shed.join().unwrap(), 503);
+    // A completed event still gets its clean-up.
     let completed = r#"{"status":"completed","uuid":"u","conversation_uuid":"CON-Z","duration":"3"}"#;
     post(&event, completed, &[]).unwrap();
     assert!(host.wait_for_log("call CON-Z completed"), "{}", host.log());

@@ -206,3 +206,21 @@ fn a_state_backend_failure_reaches_the_plugin_and_the_caller_hears_the_fallback(
     assert_eq!(answer(&host, "acme", "counter", "CON-2"), "state is down");
     assert!(host.wait_for_log("state unavailable"), "{}", host.log());
 }
+
+#[test]
+fn state_suite_on_a_small_tmpfs() {
+    // The embedded store on a real small disk (mounted here; CI runs as root): the suite still holds.
+    let disk = tempfile::tempdir().unwrap();
+    let mounted = std::process::Command::new("mount")
+        .args(["-t", "tmpfs", "-o", "size=8m", "tmpfs"])
+        .arg(disk.path())
+        .status()
+        .expect("running mount");
+    assert!(mounted.success(), "mounting a tmpfs needs root (CI runs as root)");
+    let state = disk.path().join("state.redb");
+    let result = std::panic::catch_unwind(|| suite(&["--state", state.to_str().unwrap()]));
+    let _ = std::process::Command::new("umount").arg("-l").arg(disk.path()).status();
+    if let Err(panic) = result {
+        std::panic::resume_unwind(panic);
+    }
+}

@@ -103,6 +103,7 @@ async fn admin_apps(State(shared): State<AppState>) -> impl IntoResponse {
         "ignored": snapshot.ignored,
         "state_fault": shared.state.fault(),
         "reloads": shared.registry.reloads(),
+        "reload_running_ms": shared.registry.reload_running_for().map(|d| d.as_millis()),
         "memory_in_use_bytes": runtime.memory_in_use(),
         "memory_budget_bytes": runtime.memory_budget(),
         "instance_slots": runtime.scheduler().slots(),

@@ -96,6 +96,8 @@ pub struct Registry {
     live: ArcSwap<Snapshot>,
     reloading: tokio::sync::Mutex<()>,
     reloads: std::sync::atomic::AtomicU64,
+    /// When the rescan in progress started, if one is.
+    reload_started: std::sync::Mutex<Option<std::time::Instant>>,
 }
 
 /// One row of `GET /_admin/apps`.
@@ -129,7 +131,13 @@ impl Registry {
             live: ArcSwap::from_pointee(Snapshot::default()),
             reloading: Default::default(),
             reloads: Default::default(),
+            reload_started: Default::default(),
         }
+    }
+
+    /// How long the rescan in progress has been running, if one is (a slow disk shows here).
+    pub fn reload_running_for(&self) -> Option<std::time::Duration> {
+        self.reload_started.lock().ok().and_then(|s| s.map(|t| t.elapsed()))
     }
 
     /// How many times the tree was rescanned since start.
@@ -157,10 +165,16 @@ impl Registry {
     /// previous version and record the error.
     pub async fn reload(&self) {
         let _one_at_a_time = self.reloading.lock().await;
+        if let Ok(mut started) = self.reload_started.lock() {
+            *started = Some(std::time::Instant::now());
+        }
         let previous = self.live.load_full();
         let mut next = scan::scan(&self.root, &self.runtime, &previous).await;
         self.release_unpinned(&mut next).await;
         self.live.store(Arc::new(next));
+        if let Ok(mut started) = self.reload_started.lock() {
+            *started = None;
+        }
         let n = self.reloads.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
         tracing::debug!(reloads = n, "plugin tree rescanned");
     }
@@ -177,14 +191,22 @@ impl Registry {
                 if app.retired.is_empty() {
                     continue;
                 }
-                let pinned = match self.pins.pinned_hashes(&tenant.name, &app.name).await {
-                    Ok(hashes) => hashes,
-                    // Without the pins, keep everything until the next sweep.
-                    Err(e) => {
-                        tracing::warn!(tenant = %tenant.name, app = %app.name, "cannot read version pins: {e}");
-                        continue;
+                let mut pinned = Vec::new();
+                let mut unknown = false;
+                for (v, _) in &app.retired {
+                    match self.pins.is_pinned(&tenant.name, &app.name, &v.hash).await {
+                        Ok(true) => pinned.push(v.hash.clone()),
+                        Ok(false) => {}
+                        Err(e) => {
+                            tracing::warn!(tenant = %tenant.name, app = %app.name, "cannot read version pins: {e}");
+                            unknown = true;
+                        }
                     }
-                };
+                }
+                // Without the pins, keep everything until the next sweep.
+                if unknown {
+                    continue;
+                }
                 let app = Arc::make_mut(app);
                 app.retired.retain(|(v, at)| {
                     let young = now.duration_since(*at).unwrap_or_default() < MAX_CALL_STATE;

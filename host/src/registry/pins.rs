@@ -1,7 +1,9 @@
 //! Version pins: which plugin version answered a call, so the call's later events run on it.
 //!
-//! A pin is `conversation -> version hash` in the state backend (so several hosts agree), kept for as
-//! long as a call can last and ended by `completed`. Recording one is off the answer's hot path: pins
+//! A pin is `c/<conversation> -> version hash` in the state backend (so several hosts agree), with an
+//! index entry `v/<hash>/<conversation>` beside it, both kept for as long as a call can last and ended
+//! by `completed`. The index answers "does any call still need this version?" by looking for one
+//! entry, so a reload never lists every pin. Recording one is off the answer's hot path: pins
 //! go through a queue to a writer task, because a durable write per answered call would cost more than
 //! running the plugin. A pin lost in a crash only means that call's later events run on the live
 //! version.
@@ -16,6 +18,8 @@ use crate::state::{Entry, MAX_CALL_STATE, Namespace, StateStore};
 
 /// Pins waiting to be written; past this, the answer path writes its pin itself.
 const QUEUE: usize = 4096;
+/// Stale index entries removed in one check before a version is kept for the next sweep.
+const STALE_PER_CHECK: usize = 64;
 /// Most pins written in one batch.
 const BATCH: usize = 512;
 
@@ -42,6 +46,16 @@ fn namespace(tenant: &str, app: &str) -> Namespace {
     Namespace::Pins { tenant: tenant.to_owned(), app: app.to_owned() }
 }
 
+/// The pin of one call.
+fn call_key(conversation: &str) -> String {
+    format!("c/{conversation}")
+}
+
+/// The index entry of one call's pin under its version.
+fn index_key(hash: &str, conversation: &str) -> String {
+    format!("v/{hash}/{conversation}")
+}
+
 impl Pins {
     /// Pins in `state`, with a writer task on the current tokio runtime.
     pub fn new(state: Arc<dyn StateStore>) -> Self {
@@ -52,11 +66,21 @@ impl Pins {
             while rx.recv_many(&mut batch, BATCH).await > 0 {
                 let entries = batch
                     .drain(..)
-                    .map(|p| Entry {
-                        ns: p.ns,
-                        key: p.conversation,
-                        value: p.hash.into_bytes(),
-                        ttl: Some(MAX_CALL_STATE),
+                    .flat_map(|p| {
+                        [
+                            Entry {
+                                ns: p.ns.clone(),
+                                key: index_key(&p.hash, &p.conversation),
+                                value: Vec::new(),
+                                ttl: Some(MAX_CALL_STATE),
+                            },
+                            Entry {
+                                ns: p.ns,
+                                key: call_key(&p.conversation),
+                                value: p.hash.into_bytes(),
+                                ttl: Some(MAX_CALL_STATE),
+                            },
+                        ]
                     })
                     .collect();
                 if let Err(e) = writer.set_batch(entries).await {
@@ -73,7 +97,11 @@ impl Pins {
         if let Err(mpsc::error::TrySendError::Full(pin) | mpsc::error::TrySendError::Closed(pin)) =
             self.queue.try_send(pin)
         {
-            let written = self.state.set(&pin.ns, &pin.conversation, pin.hash.into_bytes(), Some(MAX_CALL_STATE)).await;
+            let (index, call) = (index_key(&pin.hash, &pin.conversation), call_key(&pin.conversation));
+            let written = match self.state.set(&pin.ns, &index, Vec::new(), Some(MAX_CALL_STATE)).await {
+                Ok(()) => self.state.set(&pin.ns, &call, pin.hash.into_bytes(), Some(MAX_CALL_STATE)).await,
+                Err(e) => Err(e),
+            };
             if let Err(e) = written {
                 tracing::warn!(tenant, app, "cannot pin the call to its version: {e}");
             }
@@ -82,7 +110,7 @@ impl Pins {
 
     /// The version the call is pinned to, if it is still loaded here; else the app's live version.
     pub async fn version_for(&self, tenant: &str, app: &App, conversation: &str) -> Option<Arc<Version>> {
-        match self.state.get(&namespace(tenant, &app.name), conversation).await {
+        match self.state.get(&namespace(tenant, &app.name), &call_key(conversation)).await {
             Ok(Some(hash)) => {
                 let hash = String::from_utf8_lossy(&hash);
                 let pinned = app.version_by_hash(&hash);
@@ -99,16 +127,36 @@ impl Pins {
         }
     }
 
-    /// Ends the call's pin (it completed).
+    /// Ends the call's pin (it completed): the pin and its index entry.
     pub async fn end(&self, tenant: &str, app: &str, conversation: &str) {
-        if let Err(e) = self.state.delete(&namespace(tenant, app), conversation).await {
+        let ns = namespace(tenant, app);
+        let ended = async {
+            if let Some(hash) = self.state.get(&ns, &call_key(conversation)).await? {
+                let hash = String::from_utf8_lossy(&hash).into_owned();
+                self.state.delete(&ns, &index_key(&hash, conversation)).await?;
+            }
+            self.state.delete(&ns, &call_key(conversation)).await
+        };
+        if let Err(e) = ended.await {
             tracing::warn!(tenant, app, "cannot end the call's version pin: {e}");
         }
     }
 
-    /// The version hashes pinned by live calls of `tenant`/`app`.
-    pub async fn pinned_hashes(&self, tenant: &str, app: &str) -> Result<Vec<String>, crate::state::StateError> {
-        let pins = self.state.list(&namespace(tenant, app)).await?;
-        Ok(pins.into_iter().map(|(_, hash)| String::from_utf8_lossy(&hash).into_owned()).collect())
+    /// True while a live call of `tenant`/`app` is pinned to the version `hash`: one index entry
+    /// whose call is still pinned to `hash` is enough, none is listed. Entries left behind by a call
+    /// pinned again to another version are removed on the way.
+    pub async fn is_pinned(&self, tenant: &str, app: &str, hash: &str) -> Result<bool, crate::state::StateError> {
+        let ns = namespace(tenant, app);
+        let prefix = format!("v/{hash}/");
+        for _ in 0..STALE_PER_CHECK {
+            let Some(entry) = self.state.first_live(&ns, &prefix).await? else { return Ok(false) };
+            let conversation = &entry[prefix.len()..];
+            if self.state.get(&ns, &call_key(conversation)).await?.is_some_and(|h| h == hash.as_bytes()) {
+                return Ok(true);
+            }
+            self.state.delete(&ns, &entry).await?;
+        }
+        // Many stale entries: keep the version until the next sweep clears more of them.
+        Ok(true)
     }
 }

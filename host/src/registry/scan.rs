@@ -16,7 +16,7 @@ use sha2::{Digest, Sha256};
 
 use super::{App, Snapshot, Tenant};
 use crate::config::{AppConfig, MAX_PLUGIN_BYTES, TenantConfig};
-use crate::runtime::Runtime;
+use crate::runtime::{LoadError, Runtime};
 
 /// Name of the per-tenant configuration file.
 pub const TENANT_FILE: &str = "tenant.toml";
@@ -194,7 +194,7 @@ async fn scan_app(
     };
     let mut version = prev.and_then(|p| p.version.clone());
     let mut rejected = None;
-    let stamp = FileStamp::of(wasm_path);
+    let mut stamp = FileStamp::of(wasm_path);
     // An untouched file is neither read nor hashed again: a rescan costs a stat per plugin.
     let unchanged =
         stamp.is_some() && prev.is_some_and(|p| p.stamp == stamp && (p.version.is_some() || p.rejected.is_some()));
@@ -219,7 +219,7 @@ async fn scan_app(
                 } else if let Some(v) = loaded {
                     version = Some(v);
                 } else {
-                    match runtime.load(wasm, hash.clone()).await {
+                    match runtime.load(tenant, wasm, hash.clone()).await {
                         Ok(v) => {
                             tracing::info!(
                                 tenant,
@@ -236,9 +236,13 @@ async fn scan_app(
                                 || " (no version of this app is live)".to_owned(),
                                 |v| format!(" (keeping version {})", &v.hash[..12.min(v.hash.len())]),
                             );
-                            let e = format!("{}: {e}{kept}", wasm_path.display());
-                            errors.push(e.clone());
-                            rejected = Some((hash, e));
+                            let message = format!("{}: {e}{kept}", wasm_path.display());
+                            errors.push(message.clone());
+                            match e {
+                                LoadError::Refused(_) => rejected = Some((hash, message)),
+                                // Read again at the next rescan, when the tenant may compile again.
+                                LoadError::Deferred(_) => stamp = None,
+                            }
                         }
                     }
                 }

@@ -105,6 +105,11 @@ impl ArtifactCache {
         self.dir.as_ref().map(|d| d.join(format!("{hash}.cwasm")))
     }
 
+    /// True when an artifact for `hash` is cached.
+    pub fn has(&self, hash: &str) -> bool {
+        self.path(hash).is_some_and(|p| p.exists())
+    }
+
     /// The compiled component for `hash`, if this host compiled it before.
     pub fn load(&self, hash: &str) -> Option<Component> {
         let path = self.path(hash)?;
@@ -150,4 +155,36 @@ fn write_atomically(path: &Path, component: &Component) -> anyhow::Result<()> {
         let _ = std::fs::remove_file(&tmp);
     }
     Ok(written?)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashSet;
+    use std::time::{Duration, SystemTime};
+
+    use super::*;
+
+    /// The smallest component: the header alone.
+    const EMPTY_COMPONENT: &[u8] = b"\0asm\x0d\0\x01\0";
+
+    #[test]
+    fn trimming_drops_the_least_recently_used_but_never_what_a_loaded_version_needs() {
+        let engine = Engine::default();
+        let component = Component::new(&engine, EMPTY_COMPONENT).expect("the empty component compiles");
+        let data = tempfile::tempdir().expect("tempdir");
+        let one = component.serialize().expect("serialize").len() as u64;
+        let cache = ArtifactCache::new(&engine, data.path(), 2 * one);
+        let old = SystemTime::now() - Duration::from_secs(3600);
+        for (i, hash) in ["a", "b", "c"].iter().enumerate() {
+            cache.store(hash, &component);
+            let path = cache.path(hash).expect("path");
+            let file = std::fs::File::options().append(true).open(&path).expect("open");
+            file.set_modified(old + Duration::from_secs(i as u64)).expect("touch");
+        }
+        // "a" is the oldest but loaded: "b" goes instead.
+        let keep: HashSet<String> = ["a".to_owned()].into();
+        assert_eq!(cache.trim(&keep), one);
+        assert!(cache.has("a") && !cache.has("b") && cache.has("c"));
+        assert_eq!(cache.trim(&keep), 0, "within the cap now");
+    }
 }

@@ -5,6 +5,7 @@
 
 pub mod bindings;
 mod cache;
+mod lanes;
 mod limiter;
 mod output;
 mod scheduler;
@@ -22,6 +23,7 @@ use wasmtime::component::{Component, Linker};
 use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig, Store, Trap, UpdateDeadline};
 
 pub use bindings::{Claims, Context, Webhook};
+pub use lanes::{LONG_CALL, Lanes};
 pub use limiter::{Exhausted, MemoryBudget};
 pub use output::CallLog;
 pub use scheduler::{Ask, Refusal, Scheduler, Slot, TenantLoad};
@@ -131,15 +133,38 @@ pub struct Runtime {
     budget: MemoryBudget,
     tenant_budgets: Mutex<HashMap<String, MemoryBudget>>,
     scheduler: Scheduler,
+    lanes: Lanes,
     compile_gate: Semaphore,
     cache: ArtifactCache,
     /// Versions handed out, by hash: the artifacts they were built from stay in the cache.
     loaded: Mutex<HashMap<String, std::sync::Weak<Version>>>,
+    /// Each tenant's fresh compiles in the last minute.
+    compiles: Mutex<HashMap<String, std::collections::VecDeque<Instant>>>,
 }
 
 impl std::fmt::Debug for Runtime {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Runtime").field("budget_used", &self.budget.used()).finish()
+    }
+}
+
+/// Fresh compiles (not from the artifact cache) one tenant may cause per minute.
+pub const COMPILES_PER_MINUTE: usize = 10;
+
+/// Why a plugin did not load.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum LoadError {
+    /// These bytes cannot be a version (do not compile, link or instantiate): not tried again.
+    #[error("{0}")]
+    Refused(String),
+    /// Not now (the tenant's compile rate): tried again at a later rescan.
+    #[error("{0}")]
+    Deferred(String),
+}
+
+impl From<String> for LoadError {
+    fn from(e: String) -> Self {
+        LoadError::Refused(e)
     }
 }
 
@@ -197,9 +222,11 @@ impl Runtime {
             budget: MemoryBudget::new(rc.memory_budget),
             tenant_budgets: Mutex::default(),
             scheduler: Scheduler::new(rc.slots, rc.max_queued),
+            lanes: Lanes::for_this_machine(),
             compile_gate: Semaphore::new(1),
             cache,
             loaded: Mutex::default(),
+            compiles: Mutex::default(),
         })
     }
 
@@ -240,8 +267,12 @@ impl Runtime {
     }
 
     /// Compiles (or loads from the artifact cache), checks the imports, links and smoke-instantiates
-    /// `wasm`, off the async runtime. Errors are messages fit for the operator.
-    pub async fn load(self: &Arc<Self>, wasm: Vec<u8>, hash: String) -> Result<Arc<Version>, String> {
+    /// `wasm` for `tenant`, off the async runtime. A fresh compile counts against the tenant's
+    /// [`COMPILES_PER_MINUTE`]; past it the load is deferred (tried again at a later rescan).
+    pub async fn load(self: &Arc<Self>, tenant: &str, wasm: Vec<u8>, hash: String) -> Result<Arc<Version>, LoadError> {
+        if !self.cache.has(&hash) {
+            self.take_compile(tenant)?;
+        }
         let _compiling = self.compile_gate.acquire().await.map_err(|e| e.to_string())?;
         let rt = Arc::clone(self);
         let started = Instant::now();
@@ -260,6 +291,24 @@ impl Runtime {
             loaded.insert(version.hash.clone(), Arc::downgrade(&version));
         }
         Ok(version)
+    }
+
+    /// Counts one fresh compile for `tenant`, or says when it may compile again.
+    fn take_compile(&self, tenant: &str) -> Result<(), LoadError> {
+        let mut budget = self.compiles.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let now = Instant::now();
+        let recent = budget.entry(tenant.to_owned()).or_default();
+        while recent.front().is_some_and(|t| now.duration_since(*t) >= Duration::from_secs(60)) {
+            recent.pop_front();
+        }
+        if recent.len() >= COMPILES_PER_MINUTE {
+            let wait = recent.front().map_or(60, |t| 60 - now.duration_since(*t).as_secs());
+            return Err(LoadError::Deferred(format!(
+                "the tenant compiled {COMPILES_PER_MINUTE} new plugins in the last minute; this one is compiled in about {wait} s"
+            )));
+        }
+        recent.push_back(now);
+        Ok(())
     }
 
     fn compile(&self, wasm: &[u8], hash: &str) -> Result<(Component, bool), String> {
@@ -313,9 +362,14 @@ impl Runtime {
         store.limiter(|s| &mut s.limiter);
         store.set_hostcall_fuel(HOSTCALL_FUEL);
         store.set_epoch_deadline(1);
-        store.epoch_deadline_callback(|cx| {
-            Ok(if Instant::now() >= cx.data().deadline {
+        let lanes = self.lanes.clone();
+        store.epoch_deadline_callback(move |cx| {
+            let data = cx.data();
+            Ok(if Instant::now() >= data.deadline {
                 UpdateDeadline::Interrupt
+            } else if data.lane.is_long() {
+                // A long-running call shares the long-call lanes (a CPU share), one tick at a time.
+                UpdateDeadline::YieldCustom(1, data.lane.next_turn(&lanes))
             } else {
                 UpdateDeadline::YieldCustom(1, Box::pin(tokio::task::yield_now()))
             })

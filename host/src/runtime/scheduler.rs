@@ -157,8 +157,21 @@ impl Scheduler {
             .unwrap_or_default()
     }
 
-    /// Waits for a slot for `tenant`, fairly, until `ask.start_by`.
+    /// Waits for a slot for `tenant`, fairly, until `ask.start_by`. A webhook refused because its
+    /// tenant's (or the host's) queue is full is held until `start_by` before the refusal: a tenant
+    /// flooding the host gets its answers no sooner than a queued webhook would, so its callers cannot
+    /// turn instant refusals into a CPU-eating loop. (Held webhooks cost a sleeping task each.)
     pub async fn admit(&self, tenant: &str, ask: Ask) -> Result<Slot, Refusal> {
+        match self.try_admit(tenant, ask).await {
+            Err(r @ (Refusal::TenantQueueFull | Refusal::HostQueueFull)) => {
+                tokio::time::sleep_until(ask.start_by.into()).await;
+                Err(r)
+            }
+            other => other,
+        }
+    }
+
+    async fn try_admit(&self, tenant: &str, ask: Ask) -> Result<Slot, Refusal> {
         let arrived = Instant::now();
         let rx = {
             let mut inner = self.shared.lock();
@@ -358,11 +371,14 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn queue_caps_refuse_at_once_but_priority_passes() {
+    async fn queue_caps_refuse_at_the_start_by_time_but_priority_queues() {
         let s = Scheduler::new(1, 100);
         let _held = s.admit("a", ask(1, Duration::from_secs(5))).await.expect("slot");
-        let full = Ask { tenant_queued: 0, ..ask(1, Duration::from_secs(5)) };
+        let full = Ask { tenant_queued: 0, ..ask(1, Duration::from_millis(50)) };
+        let asked = Instant::now();
         assert_eq!(s.admit("a", full).await.err(), Some(Refusal::TenantQueueFull));
+        // Held until it had to start, not refused at once: a flood cannot spin on refusals.
+        assert!(asked.elapsed() >= Duration::from_millis(45), "{:?}", asked.elapsed());
         let urgent = Ask { priority: true, start_by: Instant::now() + Duration::from_millis(20), ..full };
         assert_eq!(s.admit("a", urgent).await.err(), Some(Refusal::NoSlotInTime));
     }

@@ -57,6 +57,8 @@ pub struct HostState {
     pub limiter: Limiter,
     /// Wall-clock deadline of this call.
     pub deadline: Instant,
+    /// Its place in the long-call lanes.
+    pub lane: super::lanes::LaneSlot,
     env: PluginEnv,
 }
 
@@ -80,7 +82,7 @@ impl HostState {
             .build();
         let mut table = ResourceTable::new();
         table.set_max_capacity(1000);
-        HostState { wasi, table, limiter, deadline, env }
+        HostState { wasi, table, limiter, deadline, lane: super::lanes::LaneSlot::new(), env }
     }
 
     fn write_log(&self, level: Level, message: &str) {

@@ -11,7 +11,7 @@ use std::time::Duration;
 use redb::{ReadableDatabase, ReadableTable};
 
 use super::group_commit::{Db, Output, TABLE, Table, Writer};
-use super::{Namespace, StateError, StateFuture, StateStore, now_ms};
+use super::{Namespace, StateError, StateFuture, StateStore, expires_at, now_ms};
 
 /// State in a redb database file.
 #[derive(Debug, Clone)]
@@ -42,10 +42,6 @@ fn live(raw: &[u8], now: u64) -> Option<&[u8]> {
 fn sweep_expired(table: &mut Table<'_>) -> Result<(), redb::StorageError> {
     let now = now_ms();
     table.retain(|_, raw| live(raw, now).is_some())
-}
-
-fn expiry(ttl: Option<Duration>, now: u64) -> Option<u64> {
-    ttl.map(|t| now.saturating_add(u64::try_from(t.as_millis()).unwrap_or(u64::MAX)))
 }
 
 impl EmbeddedStore {
@@ -109,7 +105,7 @@ impl StateStore for EmbeddedStore {
         ttl: Option<Duration>,
     ) -> StateFuture<'a, ()> {
         let full = ns.prefix() + key;
-        let expires = ttl.map(|t| now_ms().saturating_add(u64::try_from(t.as_millis()).unwrap_or(u64::MAX)));
+        let expires = expires_at(ttl, now_ms());
         Box::pin(async move {
             self.write(ns, true, move |t| {
                 t.insert(full.as_str(), encode(&value, expires).as_slice())?;
@@ -128,7 +124,7 @@ impl StateStore for EmbeddedStore {
     ) -> StateFuture<'a, bool> {
         let full = ns.prefix() + key;
         let now = now_ms();
-        let expires = ttl.map(|t| now.saturating_add(u64::try_from(t.as_millis()).unwrap_or(u64::MAX)));
+        let expires = expires_at(ttl, now);
         // Replay records are advisory like pins: not fsynced (a crash forgets the last few seconds').
         let durable = !matches!(ns, Namespace::Replay { .. });
         Box::pin(async move {
@@ -153,7 +149,7 @@ impl StateStore for EmbeddedStore {
     ) -> StateFuture<'a, Option<i64>> {
         let full = ns.prefix() + key;
         let now = now_ms();
-        let created_expiry = ttl.map(|t| now.saturating_add(u64::try_from(t.as_millis()).unwrap_or(u64::MAX)));
+        let created_expiry = expires_at(ttl, now);
         Box::pin(async move {
             self.write(ns, true, move |t| {
                 let current = t.get(full.as_str())?.and_then(|g| {
@@ -183,7 +179,7 @@ impl StateStore for EmbeddedStore {
     ) -> StateFuture<'a, bool> {
         let full = ns.prefix() + key;
         let now = now_ms();
-        let expires = ttl.map(|t| now.saturating_add(u64::try_from(t.as_millis()).unwrap_or(u64::MAX)));
+        let expires = expires_at(ttl, now);
         Box::pin(async move {
             self.write(ns, true, move |t| {
                 let matches = {
@@ -223,7 +219,7 @@ impl StateStore for EmbeddedStore {
         let prefix = ns.prefix();
         Box::pin(async move {
             self.write(ns, true, move |t| {
-                let at = now_ms().saturating_add(u64::try_from(grace.as_millis()).unwrap_or(u64::MAX));
+                let at = expires_at(Some(grace), now_ms()).unwrap_or(u64::MAX);
                 let mut updates = Vec::new();
                 for item in t.range(prefix.as_str()..)? {
                     let (k, v) = item?;
@@ -250,10 +246,31 @@ impl StateStore for EmbeddedStore {
             // Pins of many tenants: the host's own batch, queued under the host's name.
             self.write(&Namespace::Host, false, move |t| {
                 for item in items {
-                    let expires = expiry(item.ttl, now);
+                    let expires = expires_at(item.ttl, now);
                     t.insert((item.ns.prefix() + &item.key).as_str(), encode(&item.value, expires).as_slice())?;
                 }
                 Ok(())
+            })
+            .await
+        })
+    }
+
+    fn first_live<'a>(&'a self, ns: &'a Namespace, prefix: &'a str) -> StateFuture<'a, Option<String>> {
+        let base = ns.prefix();
+        let from = base.clone() + prefix;
+        Box::pin(async move {
+            self.read(move |t| {
+                let now = now_ms();
+                for item in t.range(from.as_str()..)? {
+                    let (k, v) = item?;
+                    if !k.value().starts_with(&from) {
+                        break;
+                    }
+                    if live(v.value(), now).is_some() {
+                        return Ok(Some(k.value()[base.len()..].to_owned()));
+                    }
+                }
+                Ok(None)
             })
             .await
         })

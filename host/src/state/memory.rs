@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 use std::sync::Mutex;
 use std::time::Duration;
 
-use super::{Namespace, StateError, StateFuture, StateStore, now_ms};
+use super::{Namespace, StateError, StateFuture, StateStore, expires_at, now_ms};
 
 #[derive(Debug)]
 struct Entry {
@@ -64,7 +64,7 @@ impl StateStore for MemoryStore {
     ) -> StateFuture<'a, ()> {
         let full = ns.prefix() + key;
         Box::pin(async move {
-            let expires = ttl.map(|t| now_ms().saturating_add(u64::try_from(t.as_millis()).unwrap_or(u64::MAX)));
+            let expires = expires_at(ttl, now_ms());
             self.with_map(|m| {
                 m.insert(full, Entry { value, expires });
             })
@@ -81,7 +81,7 @@ impl StateStore for MemoryStore {
         let full = ns.prefix() + key;
         Box::pin(async move {
             let now = now_ms();
-            let expires = ttl.map(|t| now.saturating_add(u64::try_from(t.as_millis()).unwrap_or(u64::MAX)));
+            let expires = expires_at(ttl, now);
             self.with_map(|m| {
                 if m.get(&full).is_some_and(|e| e.live(now)) {
                     return false;
@@ -105,7 +105,7 @@ impl StateStore for MemoryStore {
             self.with_map(|m| {
                 let (current, expires) = match m.get(&full) {
                     Some(e) if e.live(now) => (super::parse_counter(&e.value)?, e.expires),
-                    _ => (0, ttl.map(|t| now.saturating_add(u64::try_from(t.as_millis()).unwrap_or(u64::MAX)))),
+                    _ => (0, expires_at(ttl, now)),
                 };
                 let next = current.checked_add(delta)?;
                 m.insert(full, Entry { value: next.to_string().into_bytes(), expires });
@@ -125,7 +125,7 @@ impl StateStore for MemoryStore {
         let full = ns.prefix() + key;
         Box::pin(async move {
             let now = now_ms();
-            let expires = ttl.map(|t| now.saturating_add(u64::try_from(t.as_millis()).unwrap_or(u64::MAX)));
+            let expires = expires_at(ttl, now);
             self.with_map(|m| {
                 let current = m.get(&full).filter(|e| e.live(now)).map(|e| e.value.as_slice());
                 if current != expected.as_deref() {
@@ -136,6 +136,20 @@ impl StateStore for MemoryStore {
                     None => m.remove(&full),
                 };
                 true
+            })
+        })
+    }
+
+    fn first_live<'a>(&'a self, ns: &'a Namespace, prefix: &'a str) -> StateFuture<'a, Option<String>> {
+        let base = ns.prefix();
+        let from = base.clone() + prefix;
+        Box::pin(async move {
+            let now = now_ms();
+            self.with_map(|m| {
+                m.range(from.clone()..)
+                    .take_while(|(k, _)| k.starts_with(&from))
+                    .find(|(_, e)| e.live(now))
+                    .map(|(k, _)| k[base.len()..].to_owned())
             })
         })
     }
@@ -155,7 +169,7 @@ impl StateStore for MemoryStore {
             self.with_map(|m| {
                 let now = now_ms();
                 m.retain(|_, e| e.live(now));
-                let at = now.saturating_add(u64::try_from(grace.as_millis()).unwrap_or(u64::MAX));
+                let at = expires_at(Some(grace), now).unwrap_or(u64::MAX);
                 for (_, e) in m.range_mut(prefix.clone()..).take_while(|(k, _)| k.starts_with(&prefix)) {
                     e.expires = Some(e.expires.map_or(at, |t| t.min(at)));
                 }

@@ -159,6 +159,10 @@ pub trait StateStore: Send + Sync + Debug {
         ttl: Option<Duration>,
     ) -> StateFuture<'a, bool>;
 
+    /// A live key of `ns` (without the namespace prefix) that starts with `prefix`, if any; stops at
+    /// the first one found.
+    fn first_live<'a>(&'a self, ns: &'a Namespace, prefix: &'a str) -> StateFuture<'a, Option<String>>;
+
     /// Stores many entries at once, for advisory records (version pins): cheaper than one `set` each,
     /// and not necessarily durable when it returns (a crash may lose the last batches).
     fn set_batch<'a>(&'a self, items: Vec<Entry>) -> StateFuture<'a, ()> {
@@ -187,6 +191,11 @@ pub struct Entry {
 /// The integer an `increment` reads: decimal text, as Redis's `INCRBY` stores it.
 pub(crate) fn parse_counter(raw: &[u8]) -> Option<i64> {
     std::str::from_utf8(raw).ok()?.parse().ok()
+}
+
+/// The expiry (Unix milliseconds) of something written at `now` with `ttl`; `None` never expires.
+pub(crate) fn expires_at(ttl: Option<Duration>, now: u64) -> Option<u64> {
+    ttl.map(|t| now.saturating_add(u64::try_from(t.as_millis()).unwrap_or(u64::MAX)))
 }
 
 /// Milliseconds since the Unix epoch, for expiry times that survive a restart.

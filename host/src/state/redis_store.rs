@@ -227,6 +227,34 @@ impl StateStore for RedisStore {
         })
     }
 
+    fn first_live<'a>(&'a self, ns: &'a Namespace, prefix: &'a str) -> StateFuture<'a, Option<String>> {
+        Box::pin(async move {
+            // Redis expires keys itself: any key found is live. SCAN stops at the first match.
+            let mut conn = self.conn.clone();
+            let pattern = format!("{}*", glob_escape(&key(ns, prefix)));
+            let mut cursor: u64 = 0;
+            loop {
+                let (next, batch): (u64, Vec<String>) = redis::cmd("SCAN")
+                    .arg(cursor)
+                    .arg("MATCH")
+                    .arg(&pattern)
+                    .arg("COUNT")
+                    .arg(1000)
+                    .query_async(&mut conn)
+                    .await
+                    .map_err(err)?;
+                if let Some(found) = batch.first() {
+                    let base = key(ns, "");
+                    return Ok(Some(found.get(base.len()..).unwrap_or_default().to_owned()));
+                }
+                if next == 0 {
+                    return Ok(None);
+                }
+                cursor = next;
+            }
+        })
+    }
+
     fn list<'a>(&'a self, ns: &'a Namespace) -> StateFuture<'a, Vec<(String, Vec<u8>)>> {
         Box::pin(async move {
             let prefix = key(ns, "");
