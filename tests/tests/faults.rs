@@ -277,3 +277,33 @@ fn a_tenant_compiling_many_new_plugins_is_rate_limited_and_the_rest_come_later()
     assert_eq!(get(&host.url("/acme/app11/answer")).unwrap().status, 200);
     assert!(get(&host.url("/other/hello/answer?from=447700900000")).unwrap().body.contains("Hello 447700900000."));
 }
+
+#[test]
+fn a_deleted_tenant_folder_keeps_calls_in_progress_on_their_version() {
+    let plugins = tempfile::tempdir().unwrap();
+    let acme = plugins.path().join("acme");
+    std::fs::create_dir_all(&acme).unwrap();
+    std::fs::copy(plugin_wasm("hello").unwrap(), acme.join("hello.wasm")).unwrap();
+    let data = tempfile::tempdir().unwrap();
+    let host = HostProcess::start(plugins.path(), data.path(), &[]).unwrap();
+    let answer = host.url("/acme/hello/answer?from=447700900000&uuid=u-1&conversation_uuid=CON-LIVE");
+    assert!(get(&answer).unwrap().body.contains("Hello 447700900000."));
+    // The pin is written off the answer's path; give it a moment.
+    std::thread::sleep(Duration::from_millis(300));
+
+    // The operator moves the folder away mid-call.
+    std::fs::rename(&acme, plugins.path().join("acme-gone")).unwrap();
+    wait_for("the folder's removal", || get(&answer).unwrap().status == 404);
+    // The call in progress still gets its callbacks answered by the version that answered it.
+    let input = r#"{"dtmf":{"digits":"7","timed_out":false},"uuid":"u-1","conversation_uuid":"CON-LIVE"}"#;
+    let r = post(&host.url("/acme/hello/event/menu"), input, &[]).unwrap();
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert!(r.body.contains("You pressed 7"), "{}", r.body);
+    // Once it completes, the removed tenant is gone for good.
+    let completed = r#"{"status":"completed","uuid":"u-1","conversation_uuid":"CON-LIVE","duration":"9"}"#;
+    post(&host.url("/acme/hello/event"), completed, &[]).unwrap();
+    std::fs::create_dir_all(plugins.path().join("poke")).unwrap();
+    wait_for("the removed tenant to go", || {
+        !admin(&host)["apps"].as_array().unwrap().iter().any(|a| a["tenant"] == "acme")
+    });
+}

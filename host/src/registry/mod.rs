@@ -119,6 +119,8 @@ pub struct AppStatus {
     pub last_error: Option<String>,
     /// Earlier versions still loaded for calls pinned to them.
     pub pinned_versions: Vec<String>,
+    /// True when its file or tenant folder is gone and it stays only for calls in progress.
+    pub removed: bool,
 }
 
 impl Registry {
@@ -263,6 +265,7 @@ impl Registry {
                     from_cache: v.map(|v| v.from_cache),
                     last_error,
                     pinned_versions: app.retired.iter().map(|(v, _)| v.hash.clone()).collect(),
+                    removed: app.removed || tenant.removed,
                 });
             }
         }
