@@ -261,6 +261,7 @@ impl TenantConfig {
 #[serde(deny_unknown_fields)]
 struct RawAppConfig {
     timeout_ms: Option<u64>,
+    max_concurrent: Option<usize>,
     memory_mib: Option<u64>,
     max_ncco_bytes: Option<u64>,
     log_bytes: Option<u64>,
@@ -278,6 +279,8 @@ pub struct AppConfig {
     pub vars: std::sync::Arc<BTreeMap<String, String>>,
     /// The NCCO answered when the plugin fails (JSON text, validated).
     pub fallback_ncco: String,
+    /// Webhooks of this app in flight at once (waiting or running); more are answered as overloaded.
+    pub max_concurrent: Option<usize>,
 }
 
 /// The default fallback NCCO: a short spoken apology.
@@ -287,7 +290,12 @@ pub fn default_fallback_ncco() -> String {
 
 impl Default for AppConfig {
     fn default() -> Self {
-        AppConfig { limits: Limits::default(), vars: Default::default(), fallback_ncco: default_fallback_ncco() }
+        AppConfig {
+            limits: Limits::default(),
+            vars: Default::default(),
+            fallback_ncco: default_fallback_ncco(),
+            max_concurrent: None,
+        }
     }
 }
 
@@ -352,7 +360,10 @@ impl AppConfig {
                 }
             }
         };
-        Ok(AppConfig { limits, vars: std::sync::Arc::new(vars), fallback_ncco })
+        if let Some(n) = raw.max_concurrent {
+            check_range(file, "max_concurrent", n as u64, 1, 100_000)?;
+        }
+        Ok(AppConfig { limits, vars: std::sync::Arc::new(vars), fallback_ncco, max_concurrent: raw.max_concurrent })
     }
 }
 

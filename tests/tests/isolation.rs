@@ -303,3 +303,35 @@ fn more_silent_connections_than_descriptors_never_lock_the_port() {
     assert_eq!(get(&host.url("/healthz")).unwrap().status, 200);
     drop(held);
 }
+
+#[test]
+fn an_app_capped_by_max_concurrent_leaves_its_tenants_other_apps_room() {
+    let plugins = tree(&[
+        (
+            "acme",
+            "spin",
+            "hostile",
+            "timeout_ms = 1000\nmax_concurrent = 2\n[vars]\nmode = \"loop\"\n[[fallback]]\naction = \"talk\"\ntext = \"spin fallback\"\n",
+        ),
+        ("acme", "hello", "hello", ""),
+    ]);
+    let data = tempfile::tempdir().unwrap();
+    let host = HostProcess::start(plugins.path(), data.path(), &[]).unwrap();
+    let stop = Arc::new(AtomicBool::new(false));
+    // More spinning callers than the tenant's share of instances: without the app's cap they would
+    // hold every slot the tenant has.
+    let spinners = hammer(&host.url("/acme/spin/answer"), 8, &stop, |status, body, _| {
+        assert_eq!(status, 200, "{body}");
+        assert!(body.contains("spin fallback"), "{body}");
+    });
+    std::thread::sleep(Duration::from_millis(300));
+    for _ in 0..20 {
+        let r = get(&host.url("/acme/hello/answer?from=447700900000")).unwrap();
+        assert!(r.body.contains("Hello 447700900000."), "the sibling app fell back: {}", r.body);
+    }
+    stop.store(true, Ordering::Relaxed);
+    for t in spinners {
+        t.join().unwrap();
+    }
+    assert!(host.wait_for_log("max_concurrent of 2"), "{}", host.log());
+}

@@ -337,6 +337,28 @@ struct Job<'a> {
     priority: bool,
 }
 
+/// One webhook counted in its app's in-flight webhooks while it lives.
+struct InFlight(Arc<std::sync::atomic::AtomicUsize>);
+
+impl InFlight {
+    /// Counts one more, or `None` when the app is at `cap`.
+    fn enter(count: &Arc<std::sync::atomic::AtomicUsize>, cap: Option<usize>) -> Option<InFlight> {
+        use std::sync::atomic::Ordering;
+        let entered = count.fetch_add(1, Ordering::AcqRel);
+        if cap.is_some_and(|cap| entered >= cap) {
+            count.fetch_sub(1, Ordering::AcqRel);
+            return None;
+        }
+        Some(InFlight(Arc::clone(count)))
+    }
+}
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, std::sync::atomic::Ordering::AcqRel);
+    }
+}
+
 /// How long before its deadline a webhook must start: a call admitted later would only be cut off.
 fn start_margin(timeout: Duration) -> Duration {
     (timeout / 4).min(Duration::from_millis(100))
@@ -356,14 +378,21 @@ async fn run(
         let why = app.last_error.clone().unwrap_or_else(|| "never loaded".into());
         return Err(GuestFailure::NotLoaded(why));
     };
+    let start_by = deadline - start_margin(app.config.limits.timeout);
+    let _inflight = match InFlight::enter(&app.inflight, app.config.max_concurrent) {
+        Some(guard) => guard,
+        None => {
+            // Held like a queue refusal, so a flood cannot spin on it.
+            tokio::time::sleep_until(start_by.into()).await;
+            let cap = app.config.max_concurrent.unwrap_or_default();
+            return Err(GuestFailure::Overloaded(format!(
+                "the app has its max_concurrent of {cap} webhooks in flight"
+            )));
+        }
+    };
     let runtime = shared.registry.runtime();
     let shares = shared.config.shares(&tenant.config.ceilings());
-    let ask = Ask {
-        tenant_running: shares.max_running,
-        tenant_queued: shares.max_queued,
-        start_by: deadline - start_margin(app.config.limits.timeout),
-        priority,
-    };
+    let ask = Ask { tenant_running: shares.max_running, tenant_queued: shares.max_queued, start_by, priority };
     let _slot =
         runtime.scheduler().admit(&tenant.name, ask).await.map_err(|r| GuestFailure::Overloaded(r.to_string()))?;
     let env = PluginEnv {

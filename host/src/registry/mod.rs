@@ -43,6 +43,8 @@ pub struct App {
     /// True when its file (or its tenant's folder) is gone: it answers no new calls, and stays only
     /// while calls pinned to its versions may still send events.
     pub removed: bool,
+    /// Its webhooks in flight now (for `max_concurrent`); shared by every snapshot of the app.
+    pub inflight: Arc<std::sync::atomic::AtomicUsize>,
 }
 
 impl App {

@@ -264,7 +264,8 @@ async fn scan_app(
     {
         tracing::error!(tenant, app = name, "load failed: {e}");
     }
-    App { name: name.to_owned(), config, version, last_error, rejected, retired, stamp, removed: false }
+    let inflight = prev.map_or_else(Default::default, |p| Arc::clone(&p.inflight));
+    App { name: name.to_owned(), config, version, last_error, rejected, retired, stamp, removed: false, inflight }
 }
 
 /// An app whose file is gone: its live version joins the retired ones (kept while pinned calls may
