@@ -37,6 +37,11 @@ for p in sorted(glob.glob(os.path.join(CONF, "webhooks", "*.json"))):
     if "signature" in doc:
         wh30 = doc
 
+# A hand-written GET answer with JSON in custom_data and original_request (percent-encoded).
+out("webhook_answer", "hand-query-custom-data.query",
+    "from_user=alice&to=442079460000&endpoint_type=app&custom_data=%7B%22k%22%3A1%7D"
+    "&original_request=%7B%22url%22%3A%22https%3A%2F%2Fx%22%2C%22type%22%3A%22event%22%7D&reason=x&SipHeader_X-A=1")
+
 # signature_verify: mode | now i64 | window u32 | iat i64 | secret \n field \n body
 def sig(mode, now, window, iat, secret, field, body):
     enc = lambda s: s.encode() if isinstance(s, str) else s
