@@ -111,7 +111,8 @@ pub fn verify(
         .ok_or_else(|| SignatureError::IssuedAt("the JWT has no numeric `iat` claim in range".into()))?;
     // Clamped like the claims, so every difference below fits in an `i64` (fuzzing found a clock far
     // in the future overflowing).
-    let now_secs = now.duration_since(UNIX_EPOCH).map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(MAX_TIME)).min(MAX_TIME);
+    let now_secs =
+        now.duration_since(UNIX_EPOCH).map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(MAX_TIME)).min(MAX_TIME);
     // Vonage documents no `exp` or `nbf`; when a token carries them, they hold (and must be times).
     for (name, claim) in [("exp", &claims.exp), ("nbf", &claims.nbf)] {
         if claim.is_some() && seconds(claim.as_ref()).is_none() {

@@ -248,3 +248,28 @@ pub fn error(leg: &Leg, reason: &str, timestamp: String) -> Map<String, Value> {
 pub fn status_object(event: &StatusEvent) -> Map<String, Value> {
     object(event)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_answer_request_never_forwards_x_nexmo_sip_headers() {
+        let leg = Leg {
+            from: "447700900000".into(),
+            to: "442079460000".into(),
+            uuid: "u-1".into(),
+            conversation_uuid: "CON-1".into(),
+            direction: "inbound",
+        };
+        let headers: std::collections::BTreeMap<String, String> = [
+            ("X-UserId".to_owned(), "1938ND9".to_owned()),
+            ("X-Nexmo-Trace".to_owned(), "internal".to_owned()),
+            ("x-nexmo-lower".to_owned(), "internal".to_owned()),
+        ]
+        .into();
+        let request = answer(&leg, None, "sip", "https://api-us-3.vonage.com", None, &headers);
+        let keys: Vec<&String> = request.keys().filter(|k| k.starts_with("SipHeader_")).collect();
+        assert_eq!(keys, ["SipHeader_X-UserId"], "{request:?}");
+    }
+}
