@@ -20,8 +20,9 @@ use tower::ServiceExt;
 pub const MAX_HEAD_BUFFER: usize = 64 * 1024;
 /// Descriptors kept free for the state store, plugin files, artifacts and logs.
 pub const RESERVED_DESCRIPTORS: u64 = 128;
-/// How long an evicted idle connection may take to close by itself.
-pub const EVICT_GRACE: Duration = Duration::from_millis(500);
+/// How long an evicted idle connection may take to close by itself (a response just finished may
+/// still be on its way out); then it is cut.
+pub const EVICT_GRACE: Duration = Duration::from_millis(50);
 /// How long shutdown waits for requests in flight.
 pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(15);
 
@@ -186,12 +187,15 @@ pub async fn serve(
             }
         };
         let open = tracker.count();
+        let mut evicted = 0;
         if open >= limits.evict_above() {
             // Make room before the cap: the longest-idle connections go first.
-            tracker.evict_idle((open + 1).saturating_sub(limits.evict_above()).max(8));
+            evicted = tracker.evict_idle((open + 1).saturating_sub(limits.evict_above()).max(8));
         }
-        if open >= limits.max_connections {
-            tracing::warn!("{open} connections open, at the cap: refusing a new one");
+        // At the cap, a new connection is taken only when idle ones are on their way out (they close
+        // within EVICT_GRACE; the descriptors kept in reserve cover the overlap).
+        if open >= limits.max_connections && evicted == 0 {
+            tracing::warn!("{open} connections open, all busy, at the cap: refusing a new one");
             drop(stream);
             continue;
         }
