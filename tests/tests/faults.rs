@@ -41,6 +41,15 @@ fn wait_for(what: &str, mut ok: impl FnMut() -> bool) {
     }
 }
 
+/// A plugin tree with `acme/hello.wasm`; returns it and the tenant's folder.
+fn tree_with_hello() -> (tempfile::TempDir, std::path::PathBuf) {
+    let plugins = tempfile::tempdir().unwrap();
+    let acme = plugins.path().join("acme");
+    std::fs::create_dir_all(&acme).unwrap();
+    std::fs::copy(plugin_wasm("hello").unwrap(), acme.join("hello.wasm")).unwrap();
+    (plugins, acme)
+}
+
 fn mkfifo(path: &Path) {
     assert!(Command::new("mkfifo").arg(path).status().unwrap().success());
 }
@@ -124,10 +133,7 @@ fn names_it_will_not_serve_and_linked_tenant_folders_are_reported() {
 
 #[test]
 fn an_emptied_tenant_toml_keeps_signing_on_and_config_errors_echo_no_values() {
-    let plugins = tempfile::tempdir().unwrap();
-    let acme = plugins.path().join("acme");
-    std::fs::create_dir_all(&acme).unwrap();
-    std::fs::copy(plugin_wasm("hello").unwrap(), acme.join("hello.wasm")).unwrap();
+    let (plugins, acme) = tree_with_hello();
     std::fs::write(acme.join("tenant.toml"), format!("signature_secret = \"{SECRET}\"\n")).unwrap();
     let fresh = plugins.path().join("fresh");
     std::fs::create_dir_all(&fresh).unwrap();
@@ -178,10 +184,7 @@ fn hs256(claims: &Value) -> String {
 
 #[test]
 fn a_signed_token_is_good_once_for_its_application_and_never_crashes_the_host() {
-    let plugins = tempfile::tempdir().unwrap();
-    let acme = plugins.path().join("acme");
-    std::fs::create_dir_all(&acme).unwrap();
-    std::fs::copy(plugin_wasm("hello").unwrap(), acme.join("hello.wasm")).unwrap();
+    let (plugins, acme) = tree_with_hello();
     std::fs::write(acme.join("tenant.toml"), format!("signature_secret = \"{SECRET}\"\napplication_id = \"app-1\"\n"))
         .unwrap();
     let data = tempfile::tempdir().unwrap();
@@ -221,10 +224,7 @@ fn a_signed_token_is_good_once_for_its_application_and_never_crashes_the_host() 
 
 #[test]
 fn caller_text_in_a_plugin_log_cannot_forge_host_log_lines() {
-    let plugins = tempfile::tempdir().unwrap();
-    let acme = plugins.path().join("acme");
-    std::fs::create_dir_all(&acme).unwrap();
-    std::fs::copy(plugin_wasm("hello").unwrap(), acme.join("hello.wasm")).unwrap();
+    let (plugins, _) = tree_with_hello();
     let data = tempfile::tempdir().unwrap();
     let host = HostProcess::start(plugins.path(), data.path(), &[]).unwrap();
     let forged = "447700900000\n2026-12-01T00:00:00Z ERROR ncco_host: plugin failed tenant=globex kind=trap\r\x1b[2K";
@@ -280,10 +280,7 @@ fn a_tenant_compiling_many_new_plugins_is_rate_limited_and_the_rest_come_later()
 
 #[test]
 fn a_deleted_tenant_folder_keeps_calls_in_progress_on_their_version() {
-    let plugins = tempfile::tempdir().unwrap();
-    let acme = plugins.path().join("acme");
-    std::fs::create_dir_all(&acme).unwrap();
-    std::fs::copy(plugin_wasm("hello").unwrap(), acme.join("hello.wasm")).unwrap();
+    let (plugins, acme) = tree_with_hello();
     let data = tempfile::tempdir().unwrap();
     let host = HostProcess::start(plugins.path(), data.path(), &[]).unwrap();
     let answer = host.url("/acme/hello/answer?from=447700900000&uuid=u-1&conversation_uuid=CON-LIVE");

@@ -66,7 +66,9 @@ impl RedisStore {
         Ok(RedisStore { conn })
     }
 
-    async fn keys_with_prefix(&self, prefix: &str) -> Result<Vec<String>, StateError> {
+    /// The keys starting with `prefix` (SCAN with a literal MATCH); with `first_only`, stops at the
+    /// first batch that has one.
+    async fn scan(&self, prefix: &str, first_only: bool) -> Result<Vec<String>, StateError> {
         let mut conn = self.conn.clone();
         let pattern = format!("{}*", glob_escape(prefix));
         let mut keys = Vec::new();
@@ -77,12 +79,12 @@ impl RedisStore {
                 .arg("MATCH")
                 .arg(&pattern)
                 .arg("COUNT")
-                .arg(500)
+                .arg(1000)
                 .query_async(&mut conn)
                 .await
                 .map_err(err)?;
             keys.extend(batch);
-            if next == 0 {
+            if next == 0 || (first_only && !keys.is_empty()) {
                 return Ok(keys);
             }
             cursor = next;
@@ -216,7 +218,7 @@ impl StateStore for RedisStore {
             let prefix = key(ns, "");
             let grace_ms = i64::try_from(grace.as_millis()).unwrap_or(i64::MAX).max(1);
             let mut conn = self.conn.clone();
-            for k in self.keys_with_prefix(&prefix).await? {
+            for k in self.scan(&prefix, false).await? {
                 let left: i64 = conn.pttl(&k).await.map_err(err)?;
                 // -1: no expiry; -2: gone. Only ever shorten.
                 if left == -1 || left > grace_ms {
@@ -229,29 +231,10 @@ impl StateStore for RedisStore {
 
     fn first_live<'a>(&'a self, ns: &'a Namespace, prefix: &'a str) -> StateFuture<'a, Option<String>> {
         Box::pin(async move {
-            // Redis expires keys itself: any key found is live. SCAN stops at the first match.
-            let mut conn = self.conn.clone();
-            let pattern = format!("{}*", glob_escape(&key(ns, prefix)));
-            let mut cursor: u64 = 0;
-            loop {
-                let (next, batch): (u64, Vec<String>) = redis::cmd("SCAN")
-                    .arg(cursor)
-                    .arg("MATCH")
-                    .arg(&pattern)
-                    .arg("COUNT")
-                    .arg(1000)
-                    .query_async(&mut conn)
-                    .await
-                    .map_err(err)?;
-                if let Some(found) = batch.first() {
-                    let base = key(ns, "");
-                    return Ok(Some(found.get(base.len()..).unwrap_or_default().to_owned()));
-                }
-                if next == 0 {
-                    return Ok(None);
-                }
-                cursor = next;
-            }
+            // Redis expires keys itself: any key found is live.
+            let base = key(ns, "");
+            let found = self.scan(&key(ns, prefix), true).await?;
+            Ok(found.first().map(|k| k.get(base.len()..).unwrap_or_default().to_owned()))
         })
     }
 
@@ -260,7 +243,7 @@ impl StateStore for RedisStore {
             let prefix = key(ns, "");
             let mut conn = self.conn.clone();
             let mut out = Vec::new();
-            for k in self.keys_with_prefix(&prefix).await? {
+            for k in self.scan(&prefix, false).await? {
                 let value: Option<Vec<u8>> = conn.get(&k).await.map_err(err)?;
                 if let Some(v) = value {
                     out.push((k[prefix.len()..].to_owned(), v));
