@@ -1,13 +1,12 @@
 //! Putting the host together: runtime, registry, first load, hot reload, and serving HTTP until a
 //! shutdown signal.
 
-use std::future::Future;
 use std::sync::Arc;
 
 use axum::Router;
-use tokio::net::TcpListener;
 
 use crate::config::ServeConfig;
+pub use crate::http::connections::serve;
 use crate::http::{self, ConnectionLimits, Shared};
 use crate::registry::Registry;
 use crate::runtime::{Runtime, RuntimeConfig};
@@ -69,17 +68,6 @@ impl Host {
     pub fn router(&self) -> Router {
         http::router(Arc::clone(&self.shared))
     }
-}
-
-/// Serves `router` on `listener` until `shutdown` completes, then finishes in-flight requests.
-/// Connections are bounded by `limits` (fitted to the descriptor limit).
-pub async fn serve(
-    listener: TcpListener,
-    router: Router,
-    shutdown: impl Future<Output = ()> + Send + 'static,
-    limits: ConnectionLimits,
-) -> std::io::Result<()> {
-    http::connections::serve(listener, router, shutdown, limits.fit_descriptor_limit()).await
 }
 
 /// Completes on SIGINT or SIGTERM.

@@ -154,13 +154,15 @@ fn too_many_files(e: &std::io::Error) -> bool {
 }
 
 /// Serves `router` on `listener` until `shutdown` completes, then lets requests in flight finish
-/// (for at most [`SHUTDOWN_GRACE`]).
+/// (for at most [`SHUTDOWN_GRACE`]). Connections are bounded by `limits`, fitted to the descriptor
+/// limit first.
 pub async fn serve(
     listener: TcpListener,
     router: Router,
     shutdown: impl Future<Output = ()> + Send + 'static,
     limits: ConnectionLimits,
 ) -> std::io::Result<()> {
+    let limits = limits.fit_descriptor_limit();
     let tracker = Arc::new(Tracker::default());
     let (stop_tx, stop_rx) = watch::channel(false);
     let mut shutdown = std::pin::pin!(shutdown);

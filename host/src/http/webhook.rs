@@ -15,7 +15,7 @@ use ncco_sdk::webhook::{AnswerRequest, CallStatus, Event, ResponseNcco, RtcEvent
 
 use super::{AppError, AppState};
 use crate::registry::{App, Tenant};
-use crate::runtime::{Ask, Claims, Context, GuestFailure, PluginEnv, RunSpec, Version, Webhook};
+use crate::runtime::{Ask, Claims, Context, GuestFailure, PluginEnv, Refusal, RunSpec, Version, Webhook, held};
 use crate::signature;
 use crate::state::{CALL_STATE_GRACE, Namespace};
 
@@ -187,52 +187,10 @@ async fn handle(
         // A HEAD would run the plugin for a response nobody reads.
         return Err(AppError::MethodNotAllowed("GET, POST"));
     }
-    let snapshot = shared.registry.snapshot();
-    let Some((tenant, app)) = snapshot.app(&tenant_name, &app_name) else {
-        tracing::debug!(tenant = %tenant_name, app = %app_name, "webhook for an unknown tenant or app");
-        return Err(refused());
-    };
-    if (tenant.removed || app.removed) && matches!(webhook, Webhook::Answer | Webhook::Fallback) {
-        // Gone from the tree: no new calls; events of calls in progress still reach their version.
-        tracing::debug!(tenant = %tenant_name, app = %app_name, "answer for a removed app");
-        return Err(refused());
-    }
-    if tenant.unusable {
-        tracing::warn!(tenant = %tenant_name, app = %app_name, "webhook refused: the tenant's configuration is not usable");
-        return Err(refused());
-    }
+    let (tenant, app) = lookup(shared, &tenant_name, &app_name, webhook)?;
     let (parts, body) = req.into_parts();
     let body = read_body(&parts.headers, body, shared.max_body_bytes, shared.config.body_read_timeout).await?;
-    let claims = match &tenant.config.signature_secret {
-        None => None,
-        Some(secret) => {
-            let authorization = parts.headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok());
-            let verified =
-                match signature::verify(authorization, secret, &body, shared.signature_window, SystemTime::now()) {
-                    Ok(v) => v,
-                    Err(e) => {
-                        tracing::warn!(tenant = %tenant_name, app = %app_name, "signed webhook refused: {e}");
-                        return Err(refused());
-                    }
-                };
-            if let Some(expected) = &tenant.config.application_id
-                && verified.application_id.as_deref() != Some(expected.as_str())
-            {
-                tracing::warn!(tenant = %tenant_name, app = %app_name, "signed webhook refused: its `application_id` is not the tenant's");
-                return Err(refused());
-            }
-            if let Err(why) = first_use(shared, &tenant_name, verified.jti.as_deref()).await {
-                tracing::warn!(tenant = %tenant_name, app = %app_name, "signed webhook refused: {why}");
-                return Err(refused());
-            }
-            Some(Claims {
-                api_key: verified.api_key,
-                application_id: verified.application_id,
-                jti: verified.jti,
-                iat: verified.iat,
-            })
-        }
-    };
+    let claims = authenticate(shared, &tenant, &app_name, &parts.headers, &body).await?;
     let query = parts.uri.query().unwrap_or("");
     let (parsed, payload) = parse(webhook, &parts.method, query, &body)?;
     let (call_uuid, conversation_uuid) = parsed.ids();
@@ -265,13 +223,7 @@ async fn handle(
     }
     if completed && let Some(conversation) = &conversation_uuid {
         // The call's clean-up runs whether or not its plugin could.
-        let ns =
-            Namespace::Call { tenant: tenant_name.clone(), app: app_name.clone(), conversation: conversation.clone() };
-        if let Err(e) = shared.state.expire_all(&ns, CALL_STATE_GRACE).await {
-            tracing::warn!(tenant = %tenant_name, app = %app_name, "cannot expire call state: {e}");
-        }
-        pins.end(&tenant_name, &app_name, conversation).await;
-        tracing::info!(tenant = %tenant_name, app = %app_name, "call {conversation} completed: its state expires in {} s, its pin ended", CALL_STATE_GRACE.as_secs());
+        end_call(shared, &tenant_name, &app_name, conversation).await;
     }
     let wants = parsed.response_ncco();
     let checked = outcome.and_then(|ncco| match ncco {
@@ -305,6 +257,72 @@ async fn handle(
             }
         }
     }
+}
+
+/// The live tenant and app a webhook is for. An unknown tenant or app, an answer for a removed app
+/// and a tenant whose configuration never loaded all get the same refusal.
+fn lookup(
+    shared: &AppState,
+    tenant_name: &str,
+    app_name: &str,
+    webhook: Webhook,
+) -> Result<(Arc<Tenant>, Arc<App>), AppError> {
+    let Some((tenant, app)) = shared.registry.snapshot().app(tenant_name, app_name) else {
+        tracing::debug!(tenant = %tenant_name, app = %app_name, "webhook for an unknown tenant or app");
+        return Err(refused());
+    };
+    if (tenant.removed || app.removed) && matches!(webhook, Webhook::Answer | Webhook::Fallback) {
+        // Gone from the tree: no new calls; events of calls in progress still reach their version.
+        tracing::debug!(tenant = %tenant_name, app = %app_name, "answer for a removed app");
+        return Err(refused());
+    }
+    if tenant.unusable {
+        tracing::warn!(tenant = %tenant_name, app = %app_name, "webhook refused: the tenant's configuration is not usable");
+        return Err(refused());
+    }
+    Ok((tenant, app))
+}
+
+/// The verified claims of a signed webhook (`None` when the tenant does not sign): HS256 with the
+/// body's hash and the time window, the tenant's `application_id`, and a `jti` never seen before.
+async fn authenticate(
+    shared: &AppState,
+    tenant: &Tenant,
+    app_name: &str,
+    headers: &HeaderMap,
+    body: &[u8],
+) -> Result<Option<Claims>, AppError> {
+    let Some(secret) = &tenant.config.signature_secret else { return Ok(None) };
+    let authorization = headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok());
+    let checked = match signature::verify(authorization, secret, body, shared.signature_window, SystemTime::now()) {
+        Err(e) => Err(e.to_string()),
+        Ok(v) if tenant.config.application_id.as_ref().is_some_and(|id| v.application_id.as_ref() != Some(id)) => {
+            Err("its `application_id` is not the tenant's".to_owned())
+        }
+        Ok(v) => first_use(shared, &tenant.name, v.jti.as_deref()).await.map(|()| v),
+    };
+    match checked {
+        Ok(v) => Ok(Some(Claims { api_key: v.api_key, application_id: v.application_id, jti: v.jti, iat: v.iat })),
+        Err(why) => {
+            tracing::warn!(tenant = %tenant.name, app = %app_name, "signed webhook refused: {why}");
+            Err(refused())
+        }
+    }
+}
+
+/// A call's clean-up on `completed`: its state expires after the grace period and its pin ends.
+async fn end_call(shared: &AppState, tenant: &str, app: &str, conversation: &str) {
+    let ns = Namespace::Call { tenant: tenant.to_owned(), app: app.to_owned(), conversation: conversation.to_owned() };
+    if let Err(e) = shared.state.expire_all(&ns, CALL_STATE_GRACE).await {
+        tracing::warn!(tenant, app, "cannot expire call state: {e}");
+    }
+    shared.registry.pins().end(tenant, app, conversation).await;
+    tracing::info!(
+        tenant,
+        app,
+        "call {conversation} completed: its state expires in {} s, its pin ended",
+        CALL_STATE_GRACE.as_secs()
+    );
 }
 
 /// Longest `jti` remembered.
@@ -382,12 +400,8 @@ async fn run(
     let _inflight = match InFlight::enter(&app.inflight, app.config.max_concurrent) {
         Some(guard) => guard,
         None => {
-            // Held like a queue refusal, so a flood cannot spin on it.
-            tokio::time::sleep_until(start_by.into()).await;
-            let cap = app.config.max_concurrent.unwrap_or_default();
-            return Err(GuestFailure::Overloaded(format!(
-                "the app has its max_concurrent of {cap} webhooks in flight"
-            )));
+            let full = Refusal::AppFull(app.config.max_concurrent.unwrap_or_default());
+            return Err(GuestFailure::Overloaded(held(full, start_by).await.to_string()));
         }
     };
     let runtime = shared.registry.runtime();

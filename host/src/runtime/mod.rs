@@ -26,7 +26,7 @@ pub use bindings::{Claims, Context, Webhook};
 pub use lanes::{LONG_CALL, Lanes};
 pub use limiter::{Exhausted, MemoryBudget};
 pub use output::CallLog;
-pub use scheduler::{Ask, Refusal, Scheduler, Slot, TenantLoad};
+pub use scheduler::{Ask, Refusal, Scheduler, Slot, TenantLoad, held};
 pub use store::{HostState, PluginEnv};
 
 use crate::config::{Limits, MAX_MEMORY_MIB};

@@ -22,6 +22,8 @@ pub enum Refusal {
     HostQueueFull,
     /// No slot came free before the webhook had to start to meet its deadline.
     NoSlotInTime,
+    /// The app has its `max_concurrent` webhooks in flight.
+    AppFull(usize),
 }
 
 impl std::fmt::Display for Refusal {
@@ -30,8 +32,17 @@ impl std::fmt::Display for Refusal {
             Refusal::TenantQueueFull => "the tenant has as many webhooks waiting as its queue holds",
             Refusal::HostQueueFull => "the host has as many webhooks waiting as its queue holds",
             Refusal::NoSlotInTime => "no instance slot came free in time to meet the webhook's deadline",
+            Refusal::AppFull(cap) => return write!(f, "the app has its max_concurrent of {cap} webhooks in flight"),
         })
     }
+}
+
+/// Answers a refusal made before the webhook could queue (a full queue, a full app) only at
+/// `start_by`, when a queued webhook would have been refused too: a flood gets its answers no sooner
+/// than its queue would give them, so its callers cannot spin on instant refusals.
+pub async fn held(refusal: Refusal, start_by: Instant) -> Refusal {
+    tokio::time::sleep_until(start_by.into()).await;
+    refusal
 }
 
 /// What one admission asks for.
@@ -163,10 +174,7 @@ impl Scheduler {
     /// turn instant refusals into a CPU-eating loop. (Held webhooks cost a sleeping task each.)
     pub async fn admit(&self, tenant: &str, ask: Ask) -> Result<Slot, Refusal> {
         match self.try_admit(tenant, ask).await {
-            Err(r @ (Refusal::TenantQueueFull | Refusal::HostQueueFull)) => {
-                tokio::time::sleep_until(ask.start_by.into()).await;
-                Err(r)
-            }
+            Err(r @ (Refusal::TenantQueueFull | Refusal::HostQueueFull)) => Err(held(r, ask.start_by).await),
             other => other,
         }
     }

@@ -96,17 +96,6 @@ impl HostState {
         self.env.log.append(format!("[{tag}] {message}\n").as_bytes());
     }
 
-    fn key_ok(&self, key: &str) -> bool {
-        if key.is_empty() || key.len() > MAX_STATE_KEY_BYTES {
-            self.write_log(
-                Level::Warn,
-                &format!("state key of {} bytes refused (1 to {MAX_STATE_KEY_BYTES})", key.len()),
-            );
-            return false;
-        }
-        true
-    }
-
     fn report(&self, e: &crate::state::StateError) {
         self.write_log(Level::Error, &e.to_string());
         tracing::warn!(namespace = ?self.env.app_ns, "plugin state: {e}");
@@ -130,68 +119,40 @@ impl bindings::vonage::ncco::host::Host for HostState {
         self.env.vars.get(&name).cloned()
     }
 
+    // The 0.1.0 state imports are the 0.1.1 ones with their failures written to the call's log
+    // (0.1.0 had no way to return them): one set of rules for keys, values, TTLs and errors.
     async fn call_get(&mut self, key: String) -> Option<Vec<u8>> {
-        let ns = self.env.call_ns.clone()?;
-        if !self.key_ok(&key) {
-            return None;
-        }
-        self.env.state.get(&ns, &key).await.unwrap_or_else(|e| {
-            self.report(&e);
-            None
-        })
+        let r = <Self as StateHost>::get(self, Scope::Call, key).await;
+        self.logged(r).flatten()
     }
 
     async fn call_set(&mut self, key: String, value: Vec<u8>) {
-        let Some(ns) = self.env.call_ns.clone() else {
-            self.write_log(Level::Warn, "call state is unavailable: this webhook names no conversation");
-            return;
-        };
-        if !self.key_ok(&key) || value.len() > MAX_STATE_VALUE_BYTES {
-            return;
-        }
-        if let Err(e) = self.env.state.set(&ns, &key, value, Some(crate::state::MAX_CALL_STATE)).await {
-            self.report(&e);
-        }
+        let r = <Self as StateHost>::set(self, Scope::Call, key, value, None).await;
+        self.logged(r);
     }
 
     async fn call_delete(&mut self, key: String) {
-        let Some(ns) = self.env.call_ns.clone() else { return };
-        if let Err(e) = self.env.state.delete(&ns, &key).await {
-            self.report(&e);
-        }
+        let r = <Self as StateHost>::delete(self, Scope::Call, key).await;
+        self.logged(r);
     }
 
     async fn app_get(&mut self, key: String) -> Option<Vec<u8>> {
-        if !self.key_ok(&key) {
-            return None;
-        }
-        let ns = self.env.app_ns.clone();
-        self.env.state.get(&ns, &key).await.unwrap_or_else(|e| {
-            self.report(&e);
-            None
-        })
+        let r = <Self as StateHost>::get(self, Scope::App, key).await;
+        self.logged(r).flatten()
     }
 
     async fn app_set(&mut self, key: String, value: Vec<u8>, ttl_seconds: Option<u32>) {
-        if !self.key_ok(&key) || value.len() > MAX_STATE_VALUE_BYTES {
-            return;
-        }
-        let ns = self.env.app_ns.clone();
-        let ttl = ttl_seconds.map(|s| Duration::from_secs(s.into()));
-        if let Err(e) = self.env.state.set(&ns, &key, value, ttl).await {
-            self.report(&e);
-        }
+        let r = <Self as StateHost>::set(self, Scope::App, key, value, ttl_seconds).await;
+        self.logged(r);
     }
 
     async fn app_delete(&mut self, key: String) {
-        let ns = self.env.app_ns.clone();
-        if let Err(e) = self.env.state.delete(&ns, &key).await {
-            self.report(&e);
-        }
+        let r = <Self as StateHost>::delete(self, Scope::App, key).await;
+        self.logged(r);
     }
 }
 
-use bindings::vonage::ncco::state::{Scope, StateError as WitStateError};
+use bindings::vonage::ncco::state::{Host as StateHost, Scope, StateError as WitStateError};
 
 impl HostState {
     /// The namespace of `scope`, or why there is none.
@@ -228,6 +189,23 @@ impl HostState {
         match scope {
             Scope::Call => Some(asked.map_or(crate::state::MAX_CALL_STATE, |t| t.min(crate::state::MAX_CALL_STATE))),
             Scope::App => asked,
+        }
+    }
+
+    /// The value of a state operation made through a 0.1.0 import, its failure written to the call's
+    /// log (a backend failure already is, by [`HostState::unavailable`]).
+    fn logged<T>(&self, result: Result<T, WitStateError>) -> Option<T> {
+        match result {
+            Ok(v) => Some(v),
+            Err(WitStateError::Unavailable(_)) => None,
+            Err(WitStateError::Invalid(m) | WitStateError::QuotaExceeded(m)) => {
+                self.write_log(Level::Warn, &format!("state operation refused: {m}"));
+                None
+            }
+            Err(WitStateError::NoCall) => {
+                self.write_log(Level::Warn, "call state is unavailable: this webhook names no conversation");
+                None
+            }
         }
     }
 
