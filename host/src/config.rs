@@ -34,6 +34,10 @@ pub const MAX_MEMORY_MIB: u64 = 256;
 pub const MAX_NCCO_BYTES: u64 = 1024 * 1024;
 /// Operator maximum of `log_bytes`.
 pub const MAX_LOG_BYTES: u64 = 1024 * 1024;
+/// Most state keys a tenant may be given.
+pub const MAX_STATE_KEYS: u64 = 1_000_000_000;
+/// Most state a tenant may be given, MiB (1 TiB).
+pub const MAX_STATE_MIB: u64 = 1 << 20;
 /// Largest webhook body accepted.
 pub const DEFAULT_MAX_BODY_BYTES: usize = 256 * 1024;
 /// Plugin instances running at once per core (they yield to each other every epoch tick, and many
@@ -128,6 +132,13 @@ pub struct Ceilings {
     /// This tenant's share of the host's memory budget, MiB (default: `tenant_memory_share_mib`).
     #[serde(default)]
     pub memory_share_mib: Option<u64>,
+    /// Most state keys this tenant's apps keep together (default: `tenant_state_keys`).
+    #[serde(default)]
+    pub state_keys: Option<u64>,
+    /// Most state this tenant's apps keep together, MiB of keys and values (default:
+    /// `tenant_state_mib`).
+    #[serde(default)]
+    pub state_mib: Option<u64>,
 }
 
 fn max_timeout_ms() -> u64 {
@@ -153,6 +164,8 @@ impl Default for Ceilings {
             max_running: None,
             max_queued: None,
             memory_share_mib: None,
+            state_keys: None,
+            state_mib: None,
         }
     }
 }
@@ -246,6 +259,12 @@ impl TenantConfig {
             }
             if let Some(n) = c.memory_share_mib {
                 check_range(file, "limits.memory_share_mib", n, 2, 1 << 20)?;
+            }
+            if let Some(n) = c.state_keys {
+                check_range(file, "limits.state_keys", n, 0, MAX_STATE_KEYS)?;
+            }
+            if let Some(n) = c.state_mib {
+                check_range(file, "limits.state_mib", n, 0, MAX_STATE_MIB)?;
             }
         }
         Ok(config)
@@ -389,6 +408,10 @@ pub struct ServeFile {
     pub tenant_max_queued: Option<usize>,
     /// Default of a tenant's `[limits] memory_share_mib` (default: half the budget).
     pub tenant_memory_share_mib: Option<u64>,
+    /// Default of a tenant's `[limits] state_keys`.
+    pub tenant_state_keys: Option<u64>,
+    /// Default of a tenant's `[limits] state_mib`.
+    pub tenant_state_mib: Option<u64>,
     /// Memory all instances may hold together, MiB.
     pub memory_budget_mib: Option<u64>,
     /// Time a client has to send a request's headers (and most idle time on a kept-alive
@@ -434,6 +457,12 @@ impl ServeFile {
         if let Some(n) = parsed.tenant_memory_share_mib {
             check_range(file, "tenant_memory_share_mib", n, 2, 1 << 20)?;
         }
+        if let Some(n) = parsed.tenant_state_keys {
+            check_range(file, "tenant_state_keys", n, 0, MAX_STATE_KEYS)?;
+        }
+        if let Some(n) = parsed.tenant_state_mib {
+            check_range(file, "tenant_state_mib", n, 0, MAX_STATE_MIB)?;
+        }
         for (key, n) in [
             ("header_read_timeout_ms", parsed.header_read_timeout_ms),
             ("body_read_timeout_ms", parsed.body_read_timeout_ms),
@@ -476,6 +505,8 @@ pub struct ServeConfig {
     pub tenant_max_queued: usize,
     /// A tenant's share of the memory budget, bytes, unless its `tenant.toml` says otherwise.
     pub tenant_memory_share_bytes: Option<u64>,
+    /// A tenant's state quota, unless its `tenant.toml` says otherwise.
+    pub tenant_state: crate::state::Limits,
     /// Memory all instances may hold together, bytes.
     pub memory_budget_bytes: u64,
     /// Time a client has to send a request's headers (and most idle time between requests).
@@ -504,6 +535,8 @@ pub struct Shares {
     pub max_queued: usize,
     /// Memory its running instances may hold together, bytes.
     pub memory_bytes: u64,
+    /// What its apps may keep in state together.
+    pub state: crate::state::Limits,
 }
 
 impl ServeConfig {
@@ -519,6 +552,10 @@ impl ServeConfig {
             max_running: running.clamp(1, self.max_running.max(1)),
             max_queued: ceilings.max_queued.unwrap_or(self.tenant_max_queued),
             memory_bytes: memory.min(self.memory_budget_bytes),
+            state: crate::state::Limits {
+                keys: ceilings.state_keys.unwrap_or(self.tenant_state.keys),
+                bytes: ceilings.state_mib.map_or(self.tenant_state.bytes, |m| m << 20),
+            },
         }
     }
 
@@ -539,6 +576,7 @@ impl ServeConfig {
             tenant_max_running: None,
             tenant_max_queued: DEFAULT_TENANT_MAX_QUEUED,
             tenant_memory_share_bytes: None,
+            tenant_state: crate::state::Limits::default(),
             memory_budget_bytes: DEFAULT_MEMORY_BUDGET_MIB << 20,
             header_read_timeout: DEFAULT_HEADER_READ_TIMEOUT,
             body_read_timeout: DEFAULT_BODY_READ_TIMEOUT,

@@ -66,6 +66,12 @@ fn resolve(args: ServeArgs) -> anyhow::Result<ServeConfig> {
         config.tenant_max_queued = n;
     }
     config.tenant_memory_share_bytes = file.tenant_memory_share_mib.map(|m| m << 20);
+    if let Some(n) = file.tenant_state_keys {
+        config.tenant_state.keys = n;
+    }
+    if let Some(mib) = file.tenant_state_mib {
+        config.tenant_state.bytes = mib << 20;
+    }
     if let Some(mib) = file.memory_budget_mib {
         config.memory_budget_bytes = mib << 20;
     }

@@ -1,6 +1,7 @@
 //! Plugin state through the real host, with the same suite on each backend (embedded redb, Redis):
 //! call state per conversation, app state per app, tenant and app isolation, TTLs; durability across
-//! `kill -9`; two hosts sharing one Redis; version pinning of a call's later events.
+//! `kill -9`; two hosts sharing one Redis; version pinning of a call's later events; per-tenant
+//! state quotas (keys and bytes) on both backends.
 
 #![allow(clippy::unwrap_used)]
 
@@ -223,4 +224,82 @@ fn state_suite_on_a_small_tmpfs() {
     if let Err(panic) = result {
         std::panic::resume_unwind(panic);
     }
+}
+
+/// An app of the `state-quota` fixture under `tenant` with these vars (TOML lines).
+fn quota_app(root: &Path, tenant: &str, app: &str, vars: &str) {
+    fixture(root, tenant, app, "state-quota");
+    std::fs::write(root.join(format!("{tenant}/{app}.toml")), format!("[vars]\nmode = \"state-quota\"\n{vars}"))
+        .unwrap();
+}
+
+fn tenant_usage(host: &HostProcess, tenant: &str) -> (Value, Value) {
+    let admin: Value = get(&host.url("/_admin/apps")).unwrap().json().unwrap();
+    let entry = admin["tenants"].as_array().unwrap().iter().find(|t| t["tenant"] == tenant).unwrap().clone();
+    (entry["state_usage"].clone(), entry["state_quota"].clone())
+}
+
+fn quota_suite(extra: &[&str]) {
+    let plugins = tempfile::tempdir().unwrap();
+    let root = plugins.path();
+    // acme: at most 3 keys over both its apps; bulk: at most 1 MiB; brief: 2 keys that expire.
+    quota_app(root, "acme", "keys", "");
+    quota_app(root, "acme", "more", "");
+    std::fs::write(root.join("acme/tenant.toml"), "[limits]\nstate_keys = 3\n").unwrap();
+    quota_app(root, "bulk", "blobs", "value_bytes = \"250000\"\n");
+    std::fs::write(root.join("bulk/tenant.toml"), "[limits]\nstate_mib = 1\n").unwrap();
+    quota_app(root, "brief", "ttl", "ttl_seconds = \"1\"\n");
+    std::fs::write(root.join("brief/tenant.toml"), "[limits]\nstate_keys = 2\n").unwrap();
+    quota_app(root, "zeta", "keys", "");
+    let data = tempfile::tempdir().unwrap();
+    let refused_keys = "state quota exceeded: the tenant's state quota of 3 keys is used up (3 in use)";
+
+    let host = HostProcess::start(root, data.path(), extra).unwrap();
+    assert_eq!(answer(&host, "acme", "keys", "CON-1"), "stored");
+    assert_eq!(answer(&host, "acme", "keys", "CON-2"), "stored");
+    assert_eq!(answer(&host, "acme", "more", "CON-3"), "stored");
+    // The quota is the tenant's, over all its apps; the plugin hears why, and can handle it.
+    assert_eq!(answer(&host, "acme", "keys", "CON-4"), refused_keys);
+    assert_eq!(answer(&host, "acme", "more", "CON-4"), refused_keys);
+    // Another tenant is not touched by acme's quota.
+    for i in 0..5 {
+        assert_eq!(answer(&host, "zeta", "keys", &format!("CON-{i}")), "stored");
+    }
+    // Bytes: four 250 KB values fit in 1 MiB, a fifth does not.
+    for i in 0..4 {
+        assert_eq!(answer(&host, "bulk", "blobs", &format!("CON-{i}")), "stored");
+    }
+    let said = answer(&host, "bulk", "blobs", "CON-4");
+    assert!(said.starts_with("state quota exceeded: the tenant's state quota of 1048576 bytes is used up"), "{said}");
+    // Expired entries stop counting.
+    assert_eq!(answer(&host, "brief", "ttl", "CON-1"), "stored");
+    assert_eq!(answer(&host, "brief", "ttl", "CON-2"), "stored");
+    assert!(answer(&host, "brief", "ttl", "CON-3").starts_with("state quota exceeded"));
+    std::thread::sleep(Duration::from_millis(1300));
+    assert_eq!(answer(&host, "brief", "ttl", "CON-3"), "stored", "expired keys still held the quota");
+
+    let (usage, quota) = tenant_usage(&host, "acme");
+    assert_eq!(usage["keys"], 3, "{usage}");
+    assert_eq!(quota, serde_json::json!({"keys": 3, "bytes": 256 << 20}));
+    let (usage, _) = tenant_usage(&host, "bulk");
+    assert!(usage["bytes"].as_u64().unwrap() > 1_000_000, "{usage}");
+    drop(host);
+
+    // The figures survive a restart; a delete gives room back.
+    let host = HostProcess::start(root, data.path(), extra).unwrap();
+    assert_eq!(answer(&host, "acme", "keys", "CON-5"), refused_keys);
+    assert_eq!(answer(&host, "acme", "keys", "CON-1"), "deleted");
+    assert_eq!(answer(&host, "acme", "keys", "CON-5"), "stored");
+    assert_eq!(tenant_usage(&host, "acme").0["keys"], 3);
+}
+
+#[test]
+fn a_tenant_state_quota_refuses_growth_past_it_on_the_embedded_store() {
+    quota_suite(&[]);
+}
+
+#[test]
+fn a_tenant_state_quota_refuses_growth_past_it_on_redis() {
+    let redis = RedisServer::start().unwrap();
+    quota_suite(&["--state", &redis.url]);
 }

@@ -76,7 +76,7 @@ async fn healthz(State(shared): State<AppState>) -> axum::response::Response {
 async fn admin_apps(State(shared): State<AppState>) -> impl IntoResponse {
     let snapshot = shared.registry.snapshot();
     let runtime = shared.registry.runtime();
-    let tenants: Vec<serde_json::Value> = snapshot
+    let mut tenants: Vec<serde_json::Value> = snapshot
         .tenants
         .values()
         .map(|t| {
@@ -94,9 +94,16 @@ async fn admin_apps(State(shared): State<AppState>) -> impl IntoResponse {
                 "max_queued": shares.max_queued,
                 "memory_in_use_bytes": runtime.tenant_memory_in_use(&t.name),
                 "memory_share_bytes": shares.memory_bytes,
+                "state_quota": shares.state,
             })
         })
         .collect();
+    for (entry, t) in tenants.iter_mut().zip(snapshot.tenants.values()) {
+        entry["state_usage"] = match shared.state.usage(&t.name).await {
+            Ok(usage) => serde_json::json!(usage),
+            Err(e) => serde_json::json!({"error": e.to_string()}),
+        };
+    }
     Json(serde_json::json!({
         "apps": shared.registry.status(),
         "tenants": tenants,

@@ -209,8 +209,12 @@ impl HostState {
         }
     }
 
-    /// A backend failure, logged for the operator and the plugin, returned to the plugin.
+    /// A failed operation as the plugin sees it: a quota refusal as `quota-exceeded`, a backend
+    /// failure (also logged for the operator) as `unavailable`.
     fn unavailable(&self, e: &crate::state::StateError) -> WitStateError {
+        if let crate::state::StateError::Quota(q) = e {
+            return WitStateError::QuotaExceeded(q.to_string());
+        }
         self.report(e);
         WitStateError::Unavailable(e.to_string())
     }

@@ -11,13 +11,76 @@ use std::time::Duration;
 use redb::{ReadableDatabase, ReadableTable};
 
 use super::group_commit::{Db, Output, TABLE, Table, Writer};
-use super::{Namespace, StateError, StateFuture, StateStore, expires_at, now_ms};
+use super::quota::{QuotaExceeded, accounted, accounted_key, entry_bytes};
+use super::{Limits, Namespace, Quotas, StateError, StateFuture, StateStore, Usage, expires_at, now_ms};
 
 /// State in a redb database file.
 #[derive(Debug, Clone)]
 pub struct EmbeddedStore {
     db: Arc<Db>,
     writer: Writer,
+    quotas: Arc<Quotas>,
+    reclaims: Reclaims,
+}
+
+/// Where a tenant's quota usage is kept, in the same table (a leading `/` is never a tenant's).
+fn usage_key(tenant: &str) -> String {
+    format!("/usage/{tenant}")
+}
+
+/// Present once every tenant's usage has been counted (databases written before quotas existed
+/// are counted once, when opened).
+const USAGE_COUNTED: &str = "/usage-counted";
+
+/// Least time between two reclaims of one tenant's expired entries at a refusal: a tenant writing
+/// at its quota costs the one writer a scan of its keys at most this often.
+const RECLAIM_EVERY: Duration = Duration::from_secs(1);
+
+/// When each tenant's expired entries were last reclaimed at a refusal.
+type Reclaims = Arc<std::sync::Mutex<std::collections::HashMap<String, std::time::Instant>>>;
+
+/// A write's quota: the tenant it counts against, its limits, and the store's reclaim times.
+type Quota = Option<(String, Limits, Reclaims)>;
+
+fn read_usage(t: &Table<'_>, tenant: &str) -> Result<Usage, redb::StorageError> {
+    let key = usage_key(tenant);
+    Ok(t.get(key.as_str())?.and_then(|g| decode(g.value()).map(|(_, v)| Usage::decode(v))).unwrap_or_default())
+}
+
+/// Charges `quota` for turning the entry under `full` into one with a value of `new_len` bytes
+/// (`None`: removed), in the write's transaction; refused growth changes nothing. Before refusing,
+/// the tenant's expired entries are swept (at most every [`RECLAIM_EVERY`]), so what has expired
+/// never holds a write back for long.
+fn charge(
+    t: &mut Table<'_>,
+    quota: &Quota,
+    full: &str,
+    new_len: Option<usize>,
+) -> Result<Result<(), QuotaExceeded>, redb::StorageError> {
+    let Some((tenant, limits, reclaims)) = quota else { return Ok(Ok(())) };
+    let old = t.get(full)?.map(|g| entry_bytes(full, g.value().len().saturating_sub(8)));
+    let new = new_len.map(|n| entry_bytes(full, n));
+    let mut usage = read_usage(t, tenant)?;
+    if let Err(refused) = usage.charge(*limits, old, new) {
+        let due = reclaims.lock().ok().is_some_and(|mut r| {
+            let due = r.get(tenant).is_none_or(|at| at.elapsed() >= RECLAIM_EVERY);
+            if due {
+                r.insert(tenant.clone(), std::time::Instant::now());
+            }
+            due
+        });
+        if !due || sweep_range(t, &format!("{tenant}/"))? == 0 {
+            return Ok(Err(refused));
+        }
+        // `full` itself may have been swept.
+        let old = t.get(full)?.map(|g| entry_bytes(full, g.value().len().saturating_sub(8)));
+        usage = read_usage(t, tenant)?;
+        if let Err(refused) = usage.charge(*limits, old, new) {
+            return Ok(Err(refused));
+        }
+    }
+    t.insert(usage_key(tenant).as_str(), encode(&usage.encode(), None).as_slice())?;
+    Ok(Ok(()))
 }
 
 /// `[expires_ms: u64 LE][value]`; 0 means no expiry.
@@ -39,17 +102,94 @@ fn live(raw: &[u8], now: u64) -> Option<&[u8]> {
     expires.is_none_or(|t| t > now).then_some(value)
 }
 
+/// Removes every expired entry, releasing what they held of their tenants' quotas.
 fn sweep_expired(table: &mut Table<'_>) -> Result<(), redb::StorageError> {
+    sweep_range(table, "").map(|_| ())
+}
+
+/// Removes the expired entries whose keys start with `prefix`, releasing what they held of their
+/// tenants' quotas; how many it removed.
+fn sweep_range(table: &mut Table<'_>, prefix: &str) -> Result<usize, redb::StorageError> {
     let now = now_ms();
-    table.retain(|_, raw| live(raw, now).is_some())
+    let mut expired = Vec::new();
+    for item in table.range(prefix..)? {
+        let (k, v) = item?;
+        if !k.value().starts_with(prefix) {
+            break;
+        }
+        if live(v.value(), now).is_none() {
+            expired.push((k.value().to_owned(), v.value().len().saturating_sub(8)));
+        }
+    }
+    let mut released: std::collections::HashMap<&str, Usage> = std::collections::HashMap::new();
+    for (k, len) in &expired {
+        table.remove(k.as_str())?;
+        if let Some(tenant) = accounted_key(k) {
+            let gone = released.entry(tenant).or_default();
+            gone.keys += 1;
+            gone.bytes += entry_bytes(k, *len);
+        }
+    }
+    for (tenant, gone) in released {
+        let mut usage = read_usage(table, tenant)?;
+        usage.keys = usage.keys.saturating_sub(gone.keys);
+        usage.bytes = usage.bytes.saturating_sub(gone.bytes);
+        table.insert(usage_key(tenant).as_str(), encode(&usage.encode(), None).as_slice())?;
+    }
+    Ok(expired.len())
+}
+
+/// Counts every tenant's usage once, for a database written before quotas were kept.
+fn count_usage(db: &Db) -> Result<(), StateError> {
+    let database = db.get()?;
+    let fail = |e: redb::Error| StateError::Backend(format!("counting state usage: {e}"));
+    let txn = database.begin_write().map_err(|e| fail(e.into()))?;
+    {
+        let mut table = txn.open_table(TABLE).map_err(|e| fail(e.into()))?;
+        if table.get(USAGE_COUNTED).map_err(|e| fail(e.into()))?.is_some() {
+            return Ok(());
+        }
+        let mut usage: std::collections::HashMap<String, Usage> = std::collections::HashMap::new();
+        for item in table.iter().map_err(|e| fail(e.into()))? {
+            let (k, v) = item.map_err(|e| fail(e.into()))?;
+            if let Some(tenant) = accounted_key(k.value()) {
+                let size = entry_bytes(k.value(), v.value().len().saturating_sub(8));
+                let u = usage.entry(tenant.to_owned()).or_default();
+                u.keys += 1;
+                u.bytes += size;
+            }
+        }
+        for (tenant, u) in usage {
+            table
+                .insert(usage_key(&tenant).as_str(), encode(&u.encode(), None).as_slice())
+                .map_err(|e| fail(e.into()))?;
+        }
+        table.insert(USAGE_COUNTED, encode(&[], None).as_slice()).map_err(|e| fail(e.into()))?;
+    }
+    txn.commit().map_err(|e| fail(e.into()))
 }
 
 impl EmbeddedStore {
     /// Opens (or creates) the database at `path` and starts its writer.
     pub fn open(path: &Path) -> Result<Self, StateError> {
         let db = Db::open(path)?;
+        count_usage(&db)?;
         let writer = Writer::start(Arc::clone(&db), sweep_expired)?;
-        Ok(EmbeddedStore { db, writer })
+        Ok(EmbeddedStore { db, writer, quotas: Arc::default(), reclaims: Reclaims::default() })
+    }
+
+    /// The quota a write to `ns` counts against, if any.
+    fn quota(&self, ns: &Namespace) -> Quota {
+        accounted(ns).map(|t| (t.to_owned(), self.quotas.limits(t), Arc::clone(&self.reclaims)))
+    }
+
+    /// [`EmbeddedStore::write`] for a write that may be refused by the tenant's quota.
+    async fn write_charged<T: Send + 'static>(
+        &self,
+        ns: &Namespace,
+        f: impl FnOnce(&mut Table<'_>) -> Result<Result<T, QuotaExceeded>, redb::StorageError> + Send + 'static,
+    ) -> Result<T, StateError> {
+        Ok(self.write(ns, true, f).await??)
     }
 
     /// Runs `f` in the writer's next group transaction, committed durably (fsync) unless `durable`
@@ -62,7 +202,9 @@ impl EmbeddedStore {
     ) -> Result<T, StateError> {
         let work = Box::new(move |t: &mut Table<'_>| f(t).map(|v| Box::new(v) as Output));
         let out = self.writer.write(ns.tenant(), durable, work).await?;
-        out.downcast::<T>().map(|b| *b).map_err(|_| StateError("embedded store: unexpected result type".into()))
+        out.downcast::<T>()
+            .map(|b| *b)
+            .map_err(|_| StateError::Backend("embedded store: unexpected result type".into()))
     }
 
     async fn read<T: Send + 'static>(
@@ -77,13 +219,26 @@ impl EmbeddedStore {
             f(&table).map_err(|e| db.failed(&database, e))
         })
         .await
-        .map_err(|e| StateError(format!("embedded store: {e}")))?
+        .map_err(|e| StateError::Backend(format!("embedded store: {e}")))?
     }
 }
 
 impl StateStore for EmbeddedStore {
     fn fault(&self) -> Option<String> {
         self.db.fault()
+    }
+
+    fn quotas(&self) -> &Quotas {
+        &self.quotas
+    }
+
+    fn usage<'a>(&'a self, tenant: &'a str) -> StateFuture<'a, Usage> {
+        let key = usage_key(tenant);
+        Box::pin(async move {
+            self.read(move |t| Ok(t.get(key.as_str())?.and_then(|g| decode(g.value()).map(|(_, v)| Usage::decode(v)))))
+                .await
+                .map(Option::unwrap_or_default)
+        })
     }
 
     fn get<'a>(&'a self, ns: &'a Namespace, key: &'a str) -> StateFuture<'a, Option<Vec<u8>>> {
@@ -106,10 +261,14 @@ impl StateStore for EmbeddedStore {
     ) -> StateFuture<'a, ()> {
         let full = ns.prefix() + key;
         let expires = expires_at(ttl, now_ms());
+        let quota = self.quota(ns);
         Box::pin(async move {
-            self.write(ns, true, move |t| {
+            self.write_charged(ns, move |t| {
+                if let Err(e) = charge(t, &quota, &full, Some(value.len()))? {
+                    return Ok(Err(e));
+                }
                 t.insert(full.as_str(), encode(&value, expires).as_slice())?;
-                Ok(())
+                Ok(Ok(()))
             })
             .await
         })
@@ -127,16 +286,20 @@ impl StateStore for EmbeddedStore {
         let expires = expires_at(ttl, now);
         // Replay records are advisory like pins: not fsynced (a crash forgets the last few seconds').
         let durable = !matches!(ns, Namespace::Replay { .. });
+        let quota = self.quota(ns);
         Box::pin(async move {
             // Check and insert in one write transaction: redb has one writer at a time.
-            self.write(ns, durable, move |t| {
+            let stored = self.write(ns, durable, move |t| {
                 if t.get(full.as_str())?.is_some_and(|g| live(g.value(), now).is_some()) {
-                    return Ok(false);
+                    return Ok(Ok(false));
+                }
+                if let Err(e) = charge(t, &quota, &full, Some(value.len()))? {
+                    return Ok(Err(e));
                 }
                 t.insert(full.as_str(), encode(&value, expires).as_slice())?;
-                Ok(true)
-            })
-            .await
+                Ok(Ok(true))
+            });
+            Ok(stored.await??)
         })
     }
 
@@ -150,20 +313,25 @@ impl StateStore for EmbeddedStore {
         let full = ns.prefix() + key;
         let now = now_ms();
         let created_expiry = expires_at(ttl, now);
+        let quota = self.quota(ns);
         Box::pin(async move {
-            self.write(ns, true, move |t| {
+            self.write_charged(ns, move |t| {
                 let current = t.get(full.as_str())?.and_then(|g| {
                     let (expires, value) = decode(g.value())?;
                     expires.is_none_or(|e| e > now).then(|| (super::parse_counter(value), expires))
                 });
                 let (value, expires) = match current {
                     Some((Some(v), expires)) => (v, expires),
-                    Some((None, _)) => return Ok(None),
+                    Some((None, _)) => return Ok(Ok(None)),
                     None => (0, created_expiry),
                 };
-                let Some(next) = value.checked_add(delta) else { return Ok(None) };
-                t.insert(full.as_str(), encode(next.to_string().as_bytes(), expires).as_slice())?;
-                Ok(Some(next))
+                let Some(next) = value.checked_add(delta) else { return Ok(Ok(None)) };
+                let text = next.to_string();
+                if let Err(e) = charge(t, &quota, &full, Some(text.len()))? {
+                    return Ok(Err(e));
+                }
+                t.insert(full.as_str(), encode(text.as_bytes(), expires).as_slice())?;
+                Ok(Ok(Some(next)))
             })
             .await
         })
@@ -180,15 +348,19 @@ impl StateStore for EmbeddedStore {
         let full = ns.prefix() + key;
         let now = now_ms();
         let expires = expires_at(ttl, now);
+        let quota = self.quota(ns);
         Box::pin(async move {
-            self.write(ns, true, move |t| {
+            self.write_charged(ns, move |t| {
                 let matches = {
                     let current = t.get(full.as_str())?;
                     let live_value = current.as_ref().and_then(|g| live(g.value(), now));
                     live_value == expected.as_deref()
                 };
                 if !matches {
-                    return Ok(false);
+                    return Ok(Ok(false));
+                }
+                if let Err(e) = charge(t, &quota, &full, new.as_ref().map(Vec::len))? {
+                    return Ok(Err(e));
                 }
                 match new {
                     Some(value) => {
@@ -198,7 +370,7 @@ impl StateStore for EmbeddedStore {
                         t.remove(full.as_str())?;
                     }
                 }
-                Ok(true)
+                Ok(Ok(true))
             })
             .await
         })
@@ -206,10 +378,12 @@ impl StateStore for EmbeddedStore {
 
     fn delete<'a>(&'a self, ns: &'a Namespace, key: &'a str) -> StateFuture<'a, ()> {
         let full = ns.prefix() + key;
+        let quota = self.quota(ns);
         Box::pin(async move {
-            self.write(ns, true, move |t| {
+            self.write_charged(ns, move |t| {
+                charge(t, &quota, &full, None)?.ok();
                 t.remove(full.as_str())?;
-                Ok(())
+                Ok(Ok(()))
             })
             .await
         })
@@ -296,5 +470,52 @@ impl StateStore for EmbeddedStore {
             })
             .await
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The file again, once the dropped store's writer thread has let it go.
+    fn reopen(path: &Path) -> Result<redb::Database, StateError> {
+        let until = std::time::Instant::now() + Duration::from_secs(5);
+        loop {
+            match redb::Database::create(path) {
+                Ok(db) => return Ok(db),
+                Err(e) if std::time::Instant::now() > until => return Err(StateError::Backend(e.to_string())),
+                Err(_) => std::thread::sleep(Duration::from_millis(10)),
+            }
+        }
+    }
+
+    #[tokio::test]
+    async fn a_database_written_before_quotas_is_counted_when_opened() -> Result<(), StateError> {
+        let dir = tempfile::tempdir().map_err(|e| StateError::Backend(e.to_string()))?;
+        let path = dir.path().join("state.redb");
+        let ns = Namespace::App { tenant: "acme".into(), app: "a".into() };
+        let pins = Namespace::Pins { tenant: "acme".into(), app: "a".into() };
+        {
+            let store = EmbeddedStore::open(&path)?;
+            store.set(&ns, "one", vec![1; 10], None).await?;
+            store.set(&ns, "two", vec![2; 20], None).await?;
+            store.set(&pins, "p", vec![3; 30], None).await?;
+            let usage = store.usage("acme").await?;
+            assert_eq!(usage, Usage { keys: 2, bytes: 30 + 2 * (ns.prefix().len() as u64) + 6 });
+        }
+        // Forget the figures, as a database from before quotas has none.
+        {
+            let db = reopen(&path)?;
+            let txn = db.begin_write().map_err(|e| StateError::Backend(e.to_string()))?;
+            {
+                let mut t = txn.open_table(TABLE).map_err(|e| StateError::Backend(e.to_string()))?;
+                t.remove(usage_key("acme").as_str()).map_err(|e| StateError::Backend(e.to_string()))?;
+                t.remove(USAGE_COUNTED).map_err(|e| StateError::Backend(e.to_string()))?;
+            }
+            txn.commit().map_err(|e| StateError::Backend(e.to_string()))?;
+        }
+        let store = EmbeddedStore::open(&path)?;
+        assert_eq!(store.usage("acme").await?.keys, 2, "the pin is the host's, not the tenant's");
+        Ok(())
     }
 }

@@ -70,9 +70,10 @@ impl Db {
     /// Opens (or creates) the database at `path`; at start, failing is an error.
     pub(super) fn open(path: &Path) -> Result<Arc<Db>, StateError> {
         if let Some(dir) = path.parent() {
-            std::fs::create_dir_all(dir).map_err(|e| StateError(format!("cannot create {}: {e}", dir.display())))?;
+            std::fs::create_dir_all(dir)
+                .map_err(|e| StateError::Backend(format!("cannot create {}: {e}", dir.display())))?;
         }
-        let db = open_file(path).map_err(|e| StateError(format!("cannot open {}: {e}", path.display())))?;
+        let db = open_file(path).map_err(|e| StateError::Backend(format!("cannot open {}: {e}", path.display())))?;
         Ok(Arc::new(Db {
             path: path.to_path_buf(),
             current: RwLock::new(Some(Arc::new(db))),
@@ -88,7 +89,7 @@ impl Db {
         }
         let fault = self.fault().unwrap_or_else(|| "closed".into());
         let unavailable =
-            |why: String| StateError(format!("embedded store unavailable after an I/O error ({fault}){why}"));
+            |why: String| StateError::Backend(format!("embedded store unavailable after an I/O error ({fault}){why}"));
         {
             let mut last = self.last_reopen.lock().map_err(|_| unavailable(String::new()))?;
             if last.is_some_and(|t| t.elapsed() < REOPEN_EVERY) {
@@ -129,7 +130,7 @@ impl Db {
                 f.get_or_insert_with(|| e.to_string());
             }
         }
-        StateError(format!("embedded store: {e}"))
+        StateError::Backend(format!("embedded store: {e}"))
     }
 
     /// A write committed: whatever fault there was has cleared.
@@ -170,7 +171,7 @@ impl Writer {
         std::thread::Builder::new()
             .name("state-writer".into())
             .spawn(move || run(&db, &rx, sweep))
-            .map_err(|e| StateError(format!("cannot start the state writer: {e}")))?;
+            .map_err(|e| StateError::Backend(format!("cannot start the state writer: {e}")))?;
         Ok(Writer { tx })
     }
 
@@ -179,18 +180,21 @@ impl Writer {
         let (reply, rx) = oneshot::channel();
         self.tx
             .send(Job { tenant: tenant.to_owned(), durable, work, reply })
-            .map_err(|_| StateError("embedded store: the writer has stopped".into()))?;
-        rx.await.map_err(|_| StateError("embedded store: the writer dropped the write".into()))?
+            .map_err(|_| StateError::Backend("embedded store: the writer has stopped".into()))?;
+        rx.await.map_err(|_| StateError::Backend("embedded store: the writer dropped the write".into()))?
     }
 }
 
 /// Writes between two sweeps of expired entries.
 const SWEEP_EVERY_WRITES: usize = 1024;
+/// Longest time between two sweeps of expired entries while writes come.
+const SWEEP_EVERY: Duration = Duration::from_secs(60);
 
 fn run(db: &Db, rx: &std::sync::mpsc::Receiver<Job>, sweep: Sweep) {
     let mut queues: HashMap<String, VecDeque<Job>> = HashMap::new();
     let mut ring: VecDeque<String> = VecDeque::new();
     let mut since_sweep = 0usize;
+    let mut last_sweep = Instant::now();
     let enqueue = |job: Job, queues: &mut HashMap<String, VecDeque<Job>>, ring: &mut VecDeque<String>| {
         let q = queues.entry(job.tenant.clone()).or_default();
         if q.is_empty() {
@@ -228,9 +232,10 @@ fn run(db: &Db, rx: &std::sync::mpsc::Receiver<Job>, sweep: Sweep) {
             }
         }
         since_sweep += batch.len();
-        let sweep_now = since_sweep >= SWEEP_EVERY_WRITES;
+        let sweep_now = since_sweep >= SWEEP_EVERY_WRITES || last_sweep.elapsed() >= SWEEP_EVERY;
         if sweep_now {
             since_sweep = 0;
+            last_sweep = Instant::now();
         }
         commit(db, batch, sweep_now.then_some(sweep));
     }
@@ -239,7 +244,7 @@ fn run(db: &Db, rx: &std::sync::mpsc::Receiver<Job>, sweep: Sweep) {
 fn commit(db: &Db, batch: Vec<Job>, sweep: Option<Sweep>) {
     let fail_all = |batch: Vec<Job>, e: &StateError| {
         for job in batch {
-            let _ = job.reply.send(Err(StateError(e.0.clone())));
+            let _ = job.reply.send(Err(e.clone()));
         }
     };
     let database = match db.get() {
@@ -270,13 +275,13 @@ fn commit(db: &Db, batch: Vec<Job>, sweep: Option<Sweep>) {
                     if io_like(&e) {
                         // The transaction is lost: nothing of it is acknowledged.
                         let failure = db.failed(&database, e);
-                        let _ = job.reply.send(Err(StateError(failure.0.clone())));
+                        let _ = job.reply.send(Err(failure.clone()));
                         for (reply, _) in done {
-                            let _ = reply.send(Err(StateError(failure.0.clone())));
+                            let _ = reply.send(Err(failure.clone()));
                         }
                         return fail_all(jobs.collect(), &failure);
                     }
-                    done.push((job.reply, Err(StateError(format!("embedded store: {e}")))));
+                    done.push((job.reply, Err(StateError::Backend(format!("embedded store: {e}")))));
                 }
             }
         }
@@ -296,7 +301,7 @@ fn commit(db: &Db, batch: Vec<Job>, sweep: Option<Sweep>) {
         Err(e) => {
             let failure = db.failed(&database, e);
             for (reply, _) in done {
-                let _ = reply.send(Err(StateError(failure.0.clone())));
+                let _ = reply.send(Err(failure.clone()));
             }
         }
     }

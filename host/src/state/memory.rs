@@ -1,10 +1,11 @@
 //! State in this process's memory: lost on restart. For tests, tools and single-shot runs.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Mutex;
 use std::time::Duration;
 
-use super::{Namespace, StateError, StateFuture, StateStore, expires_at, now_ms};
+use super::quota::{accounted, accounted_key, entry_bytes};
+use super::{Namespace, Quotas, StateError, StateFuture, StateStore, Usage, expires_at, now_ms};
 
 #[derive(Debug)]
 struct Entry {
@@ -19,10 +20,68 @@ impl Entry {
     }
 }
 
+/// The entries and every tenant's usage, changed together under one lock.
+#[derive(Debug, Default)]
+struct Map {
+    entries: BTreeMap<String, Entry>,
+    usage: HashMap<String, Usage>,
+}
+
+impl Map {
+    fn get(&self, full: &str) -> Option<&Entry> {
+        self.entries.get(full)
+    }
+
+    /// Stores `entry` under `full`, charging the tenant's quota when `quota` names one.
+    fn insert(&mut self, quotas: &Quotas, quota: Option<&str>, full: String, entry: Entry) -> Result<(), StateError> {
+        if let Some(tenant) = quota {
+            let new = Some(entry_bytes(&full, entry.value.len()));
+            let old = |m: &Map| m.entries.get(&full).map(|e| entry_bytes(&full, e.value.len()));
+            let limits = quotas.limits(tenant);
+            let first = old(self);
+            if self.usage.entry(tenant.to_owned()).or_default().charge(limits, first, new).is_err() {
+                // What has expired never holds a write back.
+                self.sweep_prefix(&format!("{tenant}/"), now_ms());
+                let again = old(self);
+                self.usage.entry(tenant.to_owned()).or_default().charge(limits, again, new)?;
+            }
+        }
+        self.entries.insert(full, entry);
+        Ok(())
+    }
+
+    fn remove(&mut self, full: &str) {
+        if let Some(e) = self.entries.remove(full)
+            && let Some(tenant) = accounted_key(full)
+            && let Some(u) = self.usage.get_mut(tenant)
+        {
+            u.release(entry_bytes(full, e.value.len()));
+        }
+    }
+
+    fn sweep(&mut self, now: u64) {
+        self.sweep_prefix("", now);
+    }
+
+    fn sweep_prefix(&mut self, prefix: &str, now: u64) {
+        let expired: Vec<String> = self
+            .entries
+            .range(prefix.to_owned()..)
+            .take_while(|(k, _)| k.starts_with(prefix))
+            .filter(|(_, e)| !e.live(now))
+            .map(|(k, _)| k.clone())
+            .collect();
+        for k in expired {
+            self.remove(&k);
+        }
+    }
+}
+
 /// State kept in memory.
 #[derive(Debug, Default)]
 pub struct MemoryStore {
-    map: Mutex<BTreeMap<String, Entry>>,
+    map: Mutex<Map>,
+    quotas: Quotas,
 }
 
 impl MemoryStore {
@@ -31,13 +90,21 @@ impl MemoryStore {
         MemoryStore::default()
     }
 
-    fn with_map<T>(&self, f: impl FnOnce(&mut BTreeMap<String, Entry>) -> T) -> Result<T, StateError> {
-        let mut map = self.map.lock().map_err(|_| StateError("memory store poisoned".into()))?;
+    fn with_map<T>(&self, f: impl FnOnce(&mut Map) -> T) -> Result<T, StateError> {
+        let mut map = self.map.lock().map_err(|_| StateError::Backend("memory store poisoned".into()))?;
         Ok(f(&mut map))
     }
 }
 
 impl StateStore for MemoryStore {
+    fn quotas(&self) -> &Quotas {
+        &self.quotas
+    }
+
+    fn usage<'a>(&'a self, tenant: &'a str) -> StateFuture<'a, Usage> {
+        Box::pin(async move { self.with_map(|m| m.usage.get(tenant).copied().unwrap_or_default()) })
+    }
+
     fn get<'a>(&'a self, ns: &'a Namespace, key: &'a str) -> StateFuture<'a, Option<Vec<u8>>> {
         let full = ns.prefix() + key;
         Box::pin(async move {
@@ -65,9 +132,7 @@ impl StateStore for MemoryStore {
         let full = ns.prefix() + key;
         Box::pin(async move {
             let expires = expires_at(ttl, now_ms());
-            self.with_map(|m| {
-                m.insert(full, Entry { value, expires });
-            })
+            self.with_map(|m| m.insert(&self.quotas, accounted(ns), full, Entry { value, expires }))?
         })
     }
 
@@ -84,11 +149,11 @@ impl StateStore for MemoryStore {
             let expires = expires_at(ttl, now);
             self.with_map(|m| {
                 if m.get(&full).is_some_and(|e| e.live(now)) {
-                    return false;
+                    return Ok(false);
                 }
-                m.insert(full, Entry { value, expires });
-                true
-            })
+                m.insert(&self.quotas, accounted(ns), full, Entry { value, expires })?;
+                Ok(true)
+            })?
         })
     }
 
@@ -104,13 +169,17 @@ impl StateStore for MemoryStore {
             let now = now_ms();
             self.with_map(|m| {
                 let (current, expires) = match m.get(&full) {
-                    Some(e) if e.live(now) => (super::parse_counter(&e.value)?, e.expires),
+                    Some(e) if e.live(now) => match super::parse_counter(&e.value) {
+                        Some(n) => (n, e.expires),
+                        None => return Ok(None),
+                    },
                     _ => (0, expires_at(ttl, now)),
                 };
-                let next = current.checked_add(delta)?;
-                m.insert(full, Entry { value: next.to_string().into_bytes(), expires });
-                Some(next)
-            })
+                let Some(next) = current.checked_add(delta) else { return Ok(None) };
+                let entry = Entry { value: next.to_string().into_bytes(), expires };
+                m.insert(&self.quotas, accounted(ns), full, entry)?;
+                Ok(Some(next))
+            })?
         })
     }
 
@@ -129,14 +198,14 @@ impl StateStore for MemoryStore {
             self.with_map(|m| {
                 let current = m.get(&full).filter(|e| e.live(now)).map(|e| e.value.as_slice());
                 if current != expected.as_deref() {
-                    return false;
+                    return Ok(false);
                 }
                 match new {
-                    Some(value) => m.insert(full, Entry { value, expires }),
+                    Some(value) => m.insert(&self.quotas, accounted(ns), full, Entry { value, expires })?,
                     None => m.remove(&full),
-                };
-                true
-            })
+                }
+                Ok(true)
+            })?
         })
     }
 
@@ -146,7 +215,8 @@ impl StateStore for MemoryStore {
         Box::pin(async move {
             let now = now_ms();
             self.with_map(|m| {
-                m.range(from.clone()..)
+                m.entries
+                    .range(from.clone()..)
                     .take_while(|(k, _)| k.starts_with(&from))
                     .find(|(_, e)| e.live(now))
                     .map(|(k, _)| k[base.len()..].to_owned())
@@ -168,9 +238,9 @@ impl StateStore for MemoryStore {
         Box::pin(async move {
             self.with_map(|m| {
                 let now = now_ms();
-                m.retain(|_, e| e.live(now));
+                m.sweep(now);
                 let at = expires_at(Some(grace), now).unwrap_or(u64::MAX);
-                for (_, e) in m.range_mut(prefix.clone()..).take_while(|(k, _)| k.starts_with(&prefix)) {
+                for (_, e) in m.entries.range_mut(prefix.clone()..).take_while(|(k, _)| k.starts_with(&prefix)) {
                     e.expires = Some(e.expires.map_or(at, |t| t.min(at)));
                 }
             })
@@ -182,7 +252,8 @@ impl StateStore for MemoryStore {
         Box::pin(async move {
             self.with_map(|m| {
                 let now = now_ms();
-                m.range(prefix.clone()..)
+                m.entries
+                    .range(prefix.clone()..)
                     .take_while(|(k, _)| k.starts_with(&prefix))
                     .filter(|(_, e)| e.live(now))
                     .map(|(k, e)| (k[prefix.len()..].to_owned(), e.value.clone()))

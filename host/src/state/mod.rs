@@ -8,6 +8,7 @@
 mod embedded;
 mod group_commit;
 mod memory;
+mod quota;
 mod redis_store;
 
 use std::fmt::Debug;
@@ -17,6 +18,7 @@ use std::time::Duration;
 
 pub use embedded::EmbeddedStore;
 pub use memory::MemoryStore;
+pub use quota::{Limits, QuotaExceeded, Quotas, Usage};
 pub use redis_store::RedisStore;
 
 /// How long call state lives when the call never reports `completed` (the longest call Vonage allows).
@@ -100,9 +102,15 @@ impl Namespace {
 }
 
 /// A failed state operation.
-#[derive(Debug, thiserror::Error)]
-#[error("state backend: {0}")]
-pub struct StateError(pub String);
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum StateError {
+    /// The backend failed (I/O, an unreachable server).
+    #[error("state backend: {0}")]
+    Backend(String),
+    /// The write would take the tenant past its state quota; nothing changed.
+    #[error("{0}")]
+    Quota(#[from] QuotaExceeded),
+}
 
 /// A boxed future of a state operation.
 pub type StateFuture<'a, T> = Pin<Box<dyn Future<Output = Result<T, StateError>> + Send + 'a>>;
@@ -120,6 +128,12 @@ pub trait StateStore: Send + Sync + Debug {
     fn expire_all<'a>(&'a self, ns: &'a Namespace, grace: Duration) -> StateFuture<'a, ()>;
     /// Every live key of `ns` (without the namespace prefix) with its value.
     fn list<'a>(&'a self, ns: &'a Namespace) -> StateFuture<'a, Vec<(String, Vec<u8>)>>;
+
+    /// The tenants' state quotas this backend enforces.
+    fn quotas(&self) -> &Quotas;
+
+    /// What `tenant` keeps in state, as its quota counts it.
+    fn usage<'a>(&'a self, tenant: &'a str) -> StateFuture<'a, Usage>;
 
     /// The fault the backend is in (writes failing since an I/O error), if any: `/healthz` reports
     /// the host degraded while there is one.

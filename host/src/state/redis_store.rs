@@ -6,7 +6,8 @@ use std::time::Duration;
 use redis::AsyncCommands;
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 
-use super::{Namespace, StateError, StateFuture, StateStore};
+use super::quota::{QuotaExceeded, accounted, entry_bytes};
+use super::{Namespace, Quotas, StateError, StateFuture, StateStore, Usage, now_ms};
 
 /// Longest wait for a connection to the server.
 pub const CONNECT_TIMEOUT: Duration = Duration::from_millis(250);
@@ -19,6 +20,33 @@ pub const KEY_PREFIX: &str = "ncco:";
 #[derive(Clone)]
 pub struct RedisStore {
     conn: ConnectionManager,
+    quotas: std::sync::Arc<Quotas>,
+}
+
+/// A plugin's write and its tenant's quota in one step (`redis_write.lua`).
+static WRITE: std::sync::LazyLock<redis::Script> =
+    std::sync::LazyLock::new(|| redis::Script::new(include_str!("redis_write.lua")));
+
+/// The keys of a tenant's quota figures: usage, entry sizes, entry expiries.
+fn usage_keys(tenant: &str) -> [String; 3] {
+    let base = format!("{KEY_PREFIX}/usage/{tenant}");
+    [base.clone(), format!("{base}/sizes"), format!("{base}/expiry")]
+}
+
+fn ttl_ms(ttl: Option<Duration>) -> u64 {
+    ttl.map_or(0, |t| u64::try_from(t.as_millis()).unwrap_or(u64::MAX).max(1))
+}
+
+/// What a compare-and-set expects and writes.
+type Swap<'v> = (Option<&'v [u8]>, Option<&'v [u8]>);
+
+/// One op of `redis_write.lua`.
+enum Op<'v> {
+    Set(&'v [u8]),
+    Delete,
+    SetIfAbsent(&'v [u8]),
+    Increment(i64),
+    CompareAndSet { expected: Option<&'v [u8]>, new: Option<&'v [u8]> },
 }
 
 impl std::fmt::Debug for RedisStore {
@@ -29,7 +57,7 @@ impl std::fmt::Debug for RedisStore {
 
 #[allow(clippy::needless_pass_by_value)] // used as `map_err(err)`
 fn err(e: redis::RedisError) -> StateError {
-    StateError(format!("redis: {e}"))
+    StateError::Backend(format!("redis: {e}"))
 }
 
 fn key(ns: &Namespace, key: &str) -> String {
@@ -61,9 +89,41 @@ impl RedisStore {
             .set_max_delay(Duration::from_millis(500));
         let mut conn = ConnectionManager::new_with_config(client, config)
             .await
-            .map_err(|e| StateError(format!("cannot reach {url}: {e}")))?;
+            .map_err(|e| StateError::Backend(format!("cannot reach {url}: {e}")))?;
         let _: String = redis::cmd("PING").query_async(&mut conn).await.map_err(err)?;
-        Ok(RedisStore { conn })
+        Ok(RedisStore { conn, quotas: std::sync::Arc::default() })
+    }
+
+    /// Runs `op` on the entry `k` of `ns` (an accounted namespace of `tenant`) with its quota.
+    async fn write_charged<T: redis::FromRedisValue>(
+        &self,
+        tenant: &str,
+        ns: &Namespace,
+        k: &str,
+        op: Op<'_>,
+        ttl: Option<Duration>,
+    ) -> Result<T, StateError> {
+        let limits = self.quotas.limits(tenant);
+        let [usage, sizes, expiry] = usage_keys(tenant);
+        let mut call = WRITE.key(key(ns, k));
+        call.key(usage).key(sizes).key(expiry);
+        let (name, value, cas): (&str, Vec<u8>, Option<Swap<'_>>) = match op {
+            Op::Set(v) => ("set", v.to_vec(), None),
+            Op::Delete => ("del", Vec::new(), None),
+            Op::SetIfAbsent(v) => ("setnx", v.to_vec(), None),
+            Op::Increment(d) => ("incr", d.to_string().into_bytes(), None),
+            Op::CompareAndSet { expected, new } => ("cas", new.unwrap_or_default().to_vec(), Some((expected, new))),
+        };
+        call.arg(name).arg(now_ms()).arg(limits.keys).arg(limits.bytes).arg(ttl_ms(ttl)).arg(value);
+        call.arg(entry_bytes(&(ns.prefix() + k), 0));
+        if let Some((expected, new)) = cas {
+            call.arg(u8::from(expected.is_some())).arg(expected.unwrap_or_default()).arg(u8::from(new.is_some()));
+        }
+        let mut conn = self.conn.clone();
+        call.invoke_async(&mut conn).await.map_err(|e| match quota_refusal(&e) {
+            Some(q) => StateError::Quota(q),
+            None => err(e),
+        })
     }
 
     /// The keys starting with `prefix` (SCAN with a literal MATCH); with `first_only`, stops at the
@@ -111,7 +171,36 @@ end
 return 1
 ";
 
+/// The quota refusal `redis_write.lua` answered, if that is what `e` is.
+fn quota_refusal(e: &redis::RedisError) -> Option<QuotaExceeded> {
+    let detail = e.detail().or(e.code()).unwrap_or_default();
+    let text = if e.code() == Some("QUOTA") { format!("QUOTA {detail}") } else { e.to_string() };
+    let rest = &text[text.find("QUOTA ")? + 6..];
+    let mut words = rest.split_whitespace();
+    let what = match words.next()? {
+        "keys" => "keys",
+        "bytes" => "bytes",
+        _ => return None,
+    };
+    Some(QuotaExceeded { what, used: words.next()?.parse().ok()?, limit: words.next()?.parse().ok()? })
+}
+
 impl StateStore for RedisStore {
+    fn quotas(&self) -> &Quotas {
+        &self.quotas
+    }
+
+    fn usage<'a>(&'a self, tenant: &'a str) -> StateFuture<'a, Usage> {
+        Box::pin(async move {
+            let mut conn = self.conn.clone();
+            let [usage, _, _] = usage_keys(tenant);
+            let (keys, bytes): (Option<i64>, Option<i64>) =
+                redis::cmd("HMGET").arg(usage).arg("keys").arg("bytes").query_async(&mut conn).await.map_err(err)?;
+            let figure = |n: Option<i64>| u64::try_from(n.unwrap_or(0)).unwrap_or(0);
+            Ok(Usage { keys: figure(keys), bytes: figure(bytes) })
+        })
+    }
+
     fn get<'a>(&'a self, ns: &'a Namespace, k: &'a str) -> StateFuture<'a, Option<Vec<u8>>> {
         Box::pin(async move {
             let mut conn = self.conn.clone();
@@ -121,6 +210,10 @@ impl StateStore for RedisStore {
 
     fn set<'a>(&'a self, ns: &'a Namespace, k: &'a str, value: Vec<u8>, ttl: Option<Duration>) -> StateFuture<'a, ()> {
         Box::pin(async move {
+            if let Some(tenant) = accounted(ns) {
+                let _: i64 = self.write_charged(tenant, ns, k, Op::Set(&value), ttl).await?;
+                return Ok(());
+            }
             let mut conn = self.conn.clone();
             let full = key(ns, k);
             match ttl {
@@ -135,6 +228,10 @@ impl StateStore for RedisStore {
 
     fn delete<'a>(&'a self, ns: &'a Namespace, k: &'a str) -> StateFuture<'a, ()> {
         Box::pin(async move {
+            if let Some(tenant) = accounted(ns) {
+                let _: i64 = self.write_charged(tenant, ns, k, Op::Delete, None).await?;
+                return Ok(());
+            }
             let mut conn = self.conn.clone();
             conn.del::<_, ()>(key(ns, k)).await.map_err(err)
         })
@@ -148,6 +245,10 @@ impl StateStore for RedisStore {
         ttl: Option<Duration>,
     ) -> StateFuture<'a, bool> {
         Box::pin(async move {
+            if let Some(tenant) = accounted(ns) {
+                let stored: i64 = self.write_charged(tenant, ns, k, Op::SetIfAbsent(&value), ttl).await?;
+                return Ok(stored == 1);
+            }
             let mut conn = self.conn.clone();
             // SET NX [PX]: one atomic step, so several hosts agree on who was first.
             let mut cmd = redis::cmd("SET");
@@ -168,6 +269,10 @@ impl StateStore for RedisStore {
         ttl: Option<Duration>,
     ) -> StateFuture<'a, Option<i64>> {
         Box::pin(async move {
+            if let Some(tenant) = accounted(ns) {
+                let next: Option<String> = self.write_charged(tenant, ns, k, Op::Increment(delta), ttl).await?;
+                return Ok(next.and_then(|n| n.parse().ok()));
+            }
             let mut conn = self.conn.clone();
             let full = key(ns, k);
             // MULTI: create the key at 0 with its TTL if absent, then INCRBY (which keeps a TTL).
@@ -195,8 +300,13 @@ impl StateStore for RedisStore {
         ttl: Option<Duration>,
     ) -> StateFuture<'a, bool> {
         Box::pin(async move {
+            if let Some(tenant) = accounted(ns) {
+                let op = Op::CompareAndSet { expected: expected.as_deref(), new: new.as_deref() };
+                let done: i64 = self.write_charged(tenant, ns, k, op, ttl).await?;
+                return Ok(done == 1);
+            }
             let mut conn = self.conn.clone();
-            let ttl_ms = ttl.map_or(0, |t| u64::try_from(t.as_millis()).unwrap_or(u64::MAX).max(1));
+            let ttl_ms = ttl_ms(ttl);
             let done: i64 = redis::cmd("EVAL")
                 .arg(COMPARE_AND_SET)
                 .arg(1)
@@ -218,11 +328,17 @@ impl StateStore for RedisStore {
             let prefix = key(ns, "");
             let grace_ms = i64::try_from(grace.as_millis()).unwrap_or(i64::MAX).max(1);
             let mut conn = self.conn.clone();
+            // Counted entries are filed by expiry, so their quota is released when Redis drops them.
+            let expiry = accounted(ns).map(|t| usage_keys(t)[2].clone());
             for k in self.scan(&prefix, false).await? {
                 let left: i64 = conn.pttl(&k).await.map_err(err)?;
                 // -1: no expiry; -2: gone. Only ever shorten.
                 if left == -1 || left > grace_ms {
                     conn.pexpire::<_, ()>(&k, grace_ms).await.map_err(err)?;
+                    if let Some(expiry) = &expiry {
+                        let at = now_ms().saturating_add(grace_ms.unsigned_abs());
+                        conn.zadd::<_, _, _, ()>(expiry, &k, at).await.map_err(err)?;
+                    }
                 }
             }
             Ok(())

@@ -2,7 +2,8 @@
 //! `panic`, `error`, `invalid`, `huge`, `env`, `log-flood`, `hold` (keeps `hold_mib` MiB until its
 //! deadline); or exercises plugin state: `state` (counts calls in app state and webhooks in call
 //! state, atomically), `state-fill` (a new 200 KB value per call), `state-ttl` (an app key that lives
-//! one second). Any other mode answers "well behaved".
+//! one second), `state-quota` (an app key per conversation, deleted when the conversation comes
+//! back; says what the host answered). Any other mode answers "well behaved".
 
 use ncco_sdk::guest::host::{app, call, config};
 use ncco_sdk::guest::{Context, Plugin, PluginError};
@@ -19,7 +20,7 @@ fn recurse(n: u64, pad: [u64; 16]) -> u64 {
     recurse(n + 1, p).wrapping_add(p[0])
 }
 
-fn misbehave() -> Result<Ncco, PluginError> {
+fn misbehave(ctx: &Context) -> Result<Ncco, PluginError> {
     let mode = config("mode").unwrap_or_default();
     match mode.as_str() {
         "loop" => {
@@ -73,6 +74,22 @@ fn misbehave() -> Result<Ncco, PluginError> {
             app::set(&format!("blob-{n}"), &vec![7u8; 200_000], None)?;
             Ok(Ncco::new().talk(format!("stored {n}")))
         }
+        // One app key per conversation, of `value_bytes` bytes (for `ttl_seconds` when set), and
+        // what the host said of it; on a conversation already seen, deletes its key instead.
+        "state-quota" => {
+            let size: usize = config("value_bytes").and_then(|b| b.parse().ok()).unwrap_or(10);
+            let ttl: Option<u32> = config("ttl_seconds").and_then(|t| t.parse().ok());
+            let key = format!("k-{}", ctx.conversation_uuid.as_deref().unwrap_or("none"));
+            let result = match app::get(&key) {
+                Ok(Some(_)) => app::delete(&key).map(|()| "deleted"),
+                Ok(None) => app::set(&key, &vec![b'v'; size], ttl).map(|()| "stored"),
+                Err(e) => Err(e),
+            };
+            Ok(Ncco::new().talk(match result {
+                Ok(done) => done.to_owned(),
+                Err(e) => e.to_string(),
+            }))
+        }
         "state-ttl" => {
             if app::get("short")?.is_some() {
                 Ok(Ncco::new().talk("present"))
@@ -86,12 +103,12 @@ fn misbehave() -> Result<Ncco, PluginError> {
 }
 
 impl Plugin for Hostile {
-    fn answer(_ctx: &Context, _request: AnswerRequest) -> Result<Ncco, PluginError> {
-        misbehave()
+    fn answer(ctx: &Context, _request: AnswerRequest) -> Result<Ncco, PluginError> {
+        misbehave(ctx)
     }
 
-    fn event(_ctx: &Context, _event: Event) -> Result<Option<Ncco>, PluginError> {
-        misbehave().map(Some)
+    fn event(ctx: &Context, _event: Event) -> Result<Option<Ncco>, PluginError> {
+        misbehave(ctx).map(Some)
     }
 }
 
