@@ -412,6 +412,8 @@ pub struct ServeFile {
     pub tenant_state_keys: Option<u64>,
     /// Default of a tenant's `[limits] state_mib`.
     pub tenant_state_mib: Option<u64>,
+    /// Most calls of one tenant pinned to the version that answered them at once.
+    pub tenant_max_pinned_calls: Option<u64>,
     /// Memory all instances may hold together, MiB.
     pub memory_budget_mib: Option<u64>,
     /// Time a client has to send a request's headers (and most idle time on a kept-alive
@@ -463,6 +465,9 @@ impl ServeFile {
         if let Some(n) = parsed.tenant_state_mib {
             check_range(file, "tenant_state_mib", n, 0, MAX_STATE_MIB)?;
         }
+        if let Some(n) = parsed.tenant_max_pinned_calls {
+            check_range(file, "tenant_max_pinned_calls", n, 0, MAX_STATE_KEYS)?;
+        }
         for (key, n) in [
             ("header_read_timeout_ms", parsed.header_read_timeout_ms),
             ("body_read_timeout_ms", parsed.body_read_timeout_ms),
@@ -507,6 +512,8 @@ pub struct ServeConfig {
     pub tenant_memory_share_bytes: Option<u64>,
     /// A tenant's state quota, unless its `tenant.toml` says otherwise.
     pub tenant_state: crate::state::Limits,
+    /// Most calls of one tenant pinned to their versions at once.
+    pub tenant_max_pinned_calls: u64,
     /// Memory all instances may hold together, bytes.
     pub memory_budget_bytes: u64,
     /// Time a client has to send a request's headers (and most idle time between requests).
@@ -577,6 +584,7 @@ impl ServeConfig {
             tenant_max_queued: DEFAULT_TENANT_MAX_QUEUED,
             tenant_memory_share_bytes: None,
             tenant_state: crate::state::Limits::default(),
+            tenant_max_pinned_calls: crate::state::DEFAULT_PINNED_CALLS,
             memory_budget_bytes: DEFAULT_MEMORY_BUDGET_MIB << 20,
             header_read_timeout: DEFAULT_HEADER_READ_TIMEOUT,
             body_read_timeout: DEFAULT_BODY_READ_TIMEOUT,

@@ -72,6 +72,9 @@ fn resolve(args: ServeArgs) -> anyhow::Result<ServeConfig> {
     if let Some(mib) = file.tenant_state_mib {
         config.tenant_state.bytes = mib << 20;
     }
+    if let Some(n) = file.tenant_max_pinned_calls {
+        config.tenant_max_pinned_calls = n;
+    }
     if let Some(mib) = file.memory_budget_mib {
         config.memory_budget_bytes = mib << 20;
     }

@@ -303,3 +303,61 @@ fn a_tenant_state_quota_refuses_growth_past_it_on_redis() {
     let redis = RedisServer::start().unwrap();
     quota_suite(&["--state", &redis.url]);
 }
+
+fn pinned_calls(host: &HostProcess, tenant: &str) -> u64 {
+    let admin: Value = get(&host.url("/_admin/apps")).unwrap().json().unwrap();
+    let entry = admin["tenants"].as_array().unwrap().iter().find(|t| t["tenant"] == tenant).unwrap().clone();
+    entry["pinned_calls"].as_u64().unwrap_or_else(|| panic!("{entry}"))
+}
+
+/// Waits until `tenant` has `n` pinned calls (pins are written in batches, off the answer's path).
+fn wait_pinned(host: &HostProcess, tenant: &str, n: u64) {
+    let until = Instant::now() + Duration::from_secs(10);
+    while pinned_calls(host, tenant) != n {
+        assert!(Instant::now() < until, "{tenant} has {} pinned calls, not {n}", pinned_calls(host, tenant));
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+fn pin_bound(extra: &[&str]) {
+    let plugins = tempfile::tempdir().unwrap();
+    fixture(plugins.path(), "acme", "counter", "state");
+    fixture(plugins.path(), "zeta", "counter", "state");
+    let data = tempfile::tempdir().unwrap();
+    let config = data.path().join("serve.toml");
+    std::fs::write(&config, "tenant_max_pinned_calls = 2\n").unwrap();
+    let mut args = vec!["--config", config.to_str().unwrap()];
+    args.extend_from_slice(extra);
+    let host = HostProcess::start(plugins.path(), data.path(), &args).unwrap();
+
+    // Every call is answered; only two of acme's are pinned, and zeta's are not held back by acme's.
+    for i in 1..=4 {
+        assert!(answer(&host, "acme", "counter", &format!("CON-{i}")).starts_with("app "));
+    }
+    wait_pinned(&host, "acme", 2);
+    assert!(host.wait_for_log("cannot pin calls to their versions"), "{}", host.log());
+    assert_eq!(answer(&host, "zeta", "counter", "CON-1"), "app 1 call 1");
+    wait_pinned(&host, "zeta", 1);
+    // An unpinned call's events still run (on the live version).
+    assert_eq!(callback(&host, "acme", "counter", "CON-4"), "app 5 call 2");
+    std::thread::sleep(Duration::from_millis(200));
+    assert_eq!(pinned_calls(&host, "acme"), 2, "the bound held");
+
+    // A completed call gives its room back.
+    let completed = r#"{"status":"completed","uuid":"u","conversation_uuid":"CON-1","duration":"12"}"#;
+    assert_eq!(post(&host.url("/acme/counter/event"), completed, &[]).unwrap().status, 204);
+    wait_pinned(&host, "acme", 1);
+    assert!(answer(&host, "acme", "counter", "CON-5").starts_with("app "));
+    wait_pinned(&host, "acme", 2);
+}
+
+#[test]
+fn a_tenant_pinned_calls_are_bounded_on_the_embedded_store() {
+    pin_bound(&[]);
+}
+
+#[test]
+fn a_tenant_pinned_calls_are_bounded_on_redis() {
+    let redis = RedisServer::start().unwrap();
+    pin_bound(&["--state", &redis.url]);
+}

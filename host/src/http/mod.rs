@@ -103,6 +103,11 @@ async fn admin_apps(State(shared): State<AppState>) -> impl IntoResponse {
             Ok(usage) => serde_json::json!(usage),
             Err(e) => serde_json::json!({"error": e.to_string()}),
         };
+        entry["pinned_calls"] = match shared.state.usage(&crate::state::pins_ledger(&t.name)).await {
+            Ok(usage) => serde_json::json!(usage.keys.div_ceil(2)),
+            Err(e) => serde_json::json!({"error": e.to_string()}),
+        };
+        entry["max_pinned_calls"] = serde_json::json!(shared.config.tenant_max_pinned_calls);
     }
     Json(serde_json::json!({
         "apps": shared.registry.status(),

@@ -6,7 +6,9 @@
 //! entry, so a reload never lists every pin. Recording one is off the answer's hot path: pins
 //! go through a queue to a writer task, because a durable write per answered call would cost more than
 //! running the plugin. A pin lost in a crash only means that call's later events run on the live
-//! version.
+//! version. The pins of one tenant's calls are bounded (the operator's `tenant_max_pinned_calls`,
+//! kept by the state backend like a quota): past it, new calls are not pinned, and that is logged at most every
+//! [`WARN_EVERY`].
 
 use std::sync::Arc;
 
@@ -22,6 +24,28 @@ const QUEUE: usize = 4096;
 const STALE_PER_CHECK: usize = 64;
 /// Most pins written in one batch.
 const BATCH: usize = 512;
+/// Least time between two warnings that pins could not be written.
+pub const WARN_EVERY: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// A warning logged at most every [`WARN_EVERY`], with how many were held back.
+#[derive(Default)]
+struct Throttle {
+    last: std::sync::Mutex<Option<(std::time::Instant, u64)>>,
+}
+
+impl Throttle {
+    fn warn(&self, what: &dyn std::fmt::Display) {
+        let Ok(mut last) = self.last.lock() else { return };
+        match &mut *last {
+            Some((at, held)) if at.elapsed() < WARN_EVERY => *held += 1,
+            _ => {
+                let held = last.map_or(0, |(_, n)| n);
+                tracing::warn!(held_back = held, "cannot pin calls to their versions: {what}");
+                *last = Some((std::time::Instant::now(), 0));
+            }
+        }
+    }
+}
 
 struct Pin {
     ns: Namespace,
@@ -34,6 +58,7 @@ struct Pin {
 pub struct Pins {
     state: Arc<dyn StateStore>,
     queue: mpsc::Sender<Pin>,
+    warnings: Arc<Throttle>,
 }
 
 impl std::fmt::Debug for Pins {
@@ -61,6 +86,8 @@ impl Pins {
     pub fn new(state: Arc<dyn StateStore>) -> Self {
         let (queue, mut rx) = mpsc::channel::<Pin>(QUEUE);
         let writer = Arc::clone(&state);
+        let warnings = Arc::new(Throttle::default());
+        let warn = Arc::clone(&warnings);
         tokio::spawn(async move {
             let mut batch = Vec::with_capacity(BATCH);
             while rx.recv_many(&mut batch, BATCH).await > 0 {
@@ -84,11 +111,11 @@ impl Pins {
                     })
                     .collect();
                 if let Err(e) = writer.set_batch(entries).await {
-                    tracing::warn!("cannot pin calls to their versions: {e}");
+                    warn.warn(&e);
                 }
             }
         });
-        Pins { state, queue }
+        Pins { state, queue, warnings }
     }
 
     /// Pins the call `conversation` of `tenant`/`app` to `version`.
@@ -103,7 +130,7 @@ impl Pins {
                 Err(e) => Err(e),
             };
             if let Err(e) = written {
-                tracing::warn!(tenant, app, "cannot pin the call to its version: {e}");
+                self.warnings.warn(&format_args!("{tenant}/{app}: {e}"));
             }
         }
     }

@@ -11,7 +11,7 @@ use std::time::Duration;
 use redb::{ReadableDatabase, ReadableTable};
 
 use super::group_commit::{Db, Output, TABLE, Table, Writer};
-use super::quota::{QuotaExceeded, accounted, accounted_key, entry_bytes};
+use super::quota::{QuotaExceeded, accounted, accounted_key, entry_bytes, ledger_tenant};
 use super::{Limits, Namespace, Quotas, StateError, StateFuture, StateStore, Usage, expires_at, now_ms};
 
 /// State in a redb database file.
@@ -69,7 +69,7 @@ fn charge(
             }
             due
         });
-        if !due || sweep_range(t, &format!("{tenant}/"))? == 0 {
+        if !due || sweep_range(t, &format!("{}/", ledger_tenant(tenant)))? == 0 {
             return Ok(Err(refused));
         }
         // `full` itself may have been swept.
@@ -121,7 +121,7 @@ fn sweep_range(table: &mut Table<'_>, prefix: &str) -> Result<usize, redb::Stora
             expired.push((k.value().to_owned(), v.value().len().saturating_sub(8)));
         }
     }
-    let mut released: std::collections::HashMap<&str, Usage> = std::collections::HashMap::new();
+    let mut released: std::collections::HashMap<std::borrow::Cow<'_, str>, Usage> = std::collections::HashMap::new();
     for (k, len) in &expired {
         table.remove(k.as_str())?;
         if let Some(tenant) = accounted_key(k) {
@@ -131,10 +131,10 @@ fn sweep_range(table: &mut Table<'_>, prefix: &str) -> Result<usize, redb::Stora
         }
     }
     for (tenant, gone) in released {
-        let mut usage = read_usage(table, tenant)?;
+        let mut usage = read_usage(table, &tenant)?;
         usage.keys = usage.keys.saturating_sub(gone.keys);
         usage.bytes = usage.bytes.saturating_sub(gone.bytes);
-        table.insert(usage_key(tenant).as_str(), encode(&usage.encode(), None).as_slice())?;
+        table.insert(usage_key(&tenant).as_str(), encode(&usage.encode(), None).as_slice())?;
     }
     Ok(expired.len())
 }
@@ -154,7 +154,7 @@ fn count_usage(db: &Db) -> Result<(), StateError> {
             let (k, v) = item.map_err(|e| fail(e.into()))?;
             if let Some(tenant) = accounted_key(k.value()) {
                 let size = entry_bytes(k.value(), v.value().len().saturating_sub(8));
-                let u = usage.entry(tenant.to_owned()).or_default();
+                let u = usage.entry(tenant.into_owned()).or_default();
                 u.keys += 1;
                 u.bytes += size;
             }
@@ -180,7 +180,10 @@ impl EmbeddedStore {
 
     /// The quota a write to `ns` counts against, if any.
     fn quota(&self, ns: &Namespace) -> Quota {
-        accounted(ns).map(|t| (t.to_owned(), self.quotas.limits(t), Arc::clone(&self.reclaims)))
+        accounted(ns).map(|t| {
+            let limits = self.quotas.limits(&t);
+            (t.into_owned(), limits, Arc::clone(&self.reclaims))
+        })
     }
 
     /// [`EmbeddedStore::write`] for a write that may be refused by the tenant's quota.
@@ -415,17 +418,33 @@ impl StateStore for EmbeddedStore {
     }
 
     fn set_batch<'a>(&'a self, items: Vec<super::Entry>) -> StateFuture<'a, ()> {
+        let items: Vec<(super::Entry, Quota)> = items
+            .into_iter()
+            .map(|item| {
+                let quota = self.quota(&item.ns);
+                (item, quota)
+            })
+            .collect();
         Box::pin(async move {
             let now = now_ms();
-            // Pins of many tenants: the host's own batch, queued under the host's name.
-            self.write(&Namespace::Host, false, move |t| {
-                for item in items {
-                    let expires = expires_at(item.ttl, now);
-                    t.insert((item.ns.prefix() + &item.key).as_str(), encode(&item.value, expires).as_slice())?;
+            // Pins of many tenants: the host's own batch, queued under the host's name. An entry
+            // its ledger refuses is left out; the others are written.
+            let refused = self.write(&Namespace::Host, false, move |t| {
+                let mut refused = None;
+                for (item, quota) in items {
+                    let full = item.ns.prefix() + &item.key;
+                    if let Err(e) = charge(t, &quota, &full, Some(item.value.len()))? {
+                        refused.get_or_insert(e);
+                        continue;
+                    }
+                    t.insert(full.as_str(), encode(&item.value, expires_at(item.ttl, now)).as_slice())?;
                 }
-                Ok(())
-            })
-            .await
+                Ok(refused)
+            });
+            match refused.await? {
+                Some(e) => Err(StateError::Quota(e)),
+                None => Ok(()),
+            }
         })
     }
 

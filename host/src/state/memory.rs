@@ -4,7 +4,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::Mutex;
 use std::time::Duration;
 
-use super::quota::{accounted, accounted_key, entry_bytes};
+use super::quota::{accounted, accounted_key, entry_bytes, ledger_tenant};
 use super::{Namespace, Quotas, StateError, StateFuture, StateStore, Usage, expires_at, now_ms};
 
 #[derive(Debug)]
@@ -41,7 +41,7 @@ impl Map {
             let first = old(self);
             if self.usage.entry(tenant.to_owned()).or_default().charge(limits, first, new).is_err() {
                 // What has expired never holds a write back.
-                self.sweep_prefix(&format!("{tenant}/"), now_ms());
+                self.sweep_prefix(&format!("{}/", ledger_tenant(tenant)), now_ms());
                 let again = old(self);
                 self.usage.entry(tenant.to_owned()).or_default().charge(limits, again, new)?;
             }
@@ -53,7 +53,7 @@ impl Map {
     fn remove(&mut self, full: &str) {
         if let Some(e) = self.entries.remove(full)
             && let Some(tenant) = accounted_key(full)
-            && let Some(u) = self.usage.get_mut(tenant)
+            && let Some(u) = self.usage.get_mut(&*tenant)
         {
             u.release(entry_bytes(full, e.value.len()));
         }
@@ -132,7 +132,7 @@ impl StateStore for MemoryStore {
         let full = ns.prefix() + key;
         Box::pin(async move {
             let expires = expires_at(ttl, now_ms());
-            self.with_map(|m| m.insert(&self.quotas, accounted(ns), full, Entry { value, expires }))?
+            self.with_map(|m| m.insert(&self.quotas, accounted(ns).as_deref(), full, Entry { value, expires }))?
         })
     }
 
@@ -151,7 +151,7 @@ impl StateStore for MemoryStore {
                 if m.get(&full).is_some_and(|e| e.live(now)) {
                     return Ok(false);
                 }
-                m.insert(&self.quotas, accounted(ns), full, Entry { value, expires })?;
+                m.insert(&self.quotas, accounted(ns).as_deref(), full, Entry { value, expires })?;
                 Ok(true)
             })?
         })
@@ -177,7 +177,7 @@ impl StateStore for MemoryStore {
                 };
                 let Some(next) = current.checked_add(delta) else { return Ok(None) };
                 let entry = Entry { value: next.to_string().into_bytes(), expires };
-                m.insert(&self.quotas, accounted(ns), full, entry)?;
+                m.insert(&self.quotas, accounted(ns).as_deref(), full, entry)?;
                 Ok(Some(next))
             })?
         })
@@ -201,7 +201,7 @@ impl StateStore for MemoryStore {
                     return Ok(false);
                 }
                 match new {
-                    Some(value) => m.insert(&self.quotas, accounted(ns), full, Entry { value, expires })?,
+                    Some(value) => m.insert(&self.quotas, accounted(ns).as_deref(), full, Entry { value, expires })?,
                     None => m.remove(&full),
                 }
                 Ok(true)

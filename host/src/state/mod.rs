@@ -18,7 +18,7 @@ use std::time::Duration;
 
 pub use embedded::EmbeddedStore;
 pub use memory::MemoryStore;
-pub use quota::{Limits, QuotaExceeded, Quotas, Usage};
+pub use quota::{DEFAULT_PINNED_CALLS, Limits, QuotaExceeded, Quotas, Usage, pins_ledger};
 pub use redis_store::RedisStore;
 
 /// How long call state lives when the call never reports `completed` (the longest call Vonage allows).
@@ -178,13 +178,17 @@ pub trait StateStore: Send + Sync + Debug {
     fn first_live<'a>(&'a self, ns: &'a Namespace, prefix: &'a str) -> StateFuture<'a, Option<String>>;
 
     /// Stores many entries at once, for advisory records (version pins): cheaper than one `set` each,
-    /// and not necessarily durable when it returns (a crash may lose the last batches).
+    /// and not necessarily durable when it returns (a crash may lose the last batches). An entry
+    /// that fails (its ledger is full) does not keep the others out; the first failure is returned.
     fn set_batch<'a>(&'a self, items: Vec<Entry>) -> StateFuture<'a, ()> {
         Box::pin(async move {
+            let mut first = None;
             for item in items {
-                self.set(&item.ns, &item.key, item.value, item.ttl).await?;
+                if let Err(e) = self.set(&item.ns, &item.key, item.value, item.ttl).await {
+                    first.get_or_insert(e);
+                }
             }
-            Ok(())
+            first.map_or(Ok(()), Err)
         })
     }
 }

@@ -1,6 +1,7 @@
 //! Per-tenant state quotas: how many keys and bytes a tenant's plugins may keep in the state
-//! backend, over all its apps, app and call state together (the host's own records, pins and
-//! replay ids, are not counted).
+//! backend, over all its apps, app and call state together. The host's version pins of a tenant's
+//! calls are kept in a ledger of their own, bounded by the operator's `tenant_max_pinned_calls`, so
+//! the pin table is bounded too (replay ids are bounded by the signature window and not counted).
 //!
 //! Every backend keeps a tenant's [`Usage`] in the same atomic step as the write that changes it
 //! (the embedded store in the write transaction, Redis in one script), so the figure is exact and
@@ -9,6 +10,7 @@
 //! its [`Limits`] is refused with [`QuotaExceeded`] and changes nothing; writes that shrink usage
 //! (deletes, smaller values) always pass, so a tenant over a lowered quota can clean up.
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 use std::sync::RwLock;
 
@@ -20,6 +22,25 @@ use super::Namespace;
 pub const DEFAULT_STATE_KEYS: u64 = 100_000;
 /// A tenant's state bytes unless its `tenant.toml` says otherwise (256 MiB).
 pub const DEFAULT_STATE_BYTES: u64 = 256 << 20;
+
+/// Calls of one tenant pinned to their versions at once, unless the operator says otherwise.
+pub const DEFAULT_PINNED_CALLS: u64 = 100_000;
+/// Most bytes one pinned call's two entries take (names are at most 64 bytes, hashes 64).
+const PIN_BYTES: u64 = 640;
+
+/// What the version pins of `calls` calls may hold: two entries per pinned call (the pin and its
+/// index entry). Past it a call is not pinned (its later events run on the live version).
+pub fn pin_limits(calls: u64) -> Limits {
+    Limits { keys: calls.saturating_mul(2), bytes: calls.saturating_mul(PIN_BYTES) }
+}
+
+/// The suffix of a tenant's pin ledger (`<tenant>//pins`: no tenant name holds a `/`).
+const PINS_LEDGER: &str = "//pins";
+
+/// The ledger of `tenant`'s version pins.
+pub fn pins_ledger(tenant: &str) -> String {
+    format!("{tenant}{PINS_LEDGER}")
+}
 
 /// How much state a tenant may keep.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -99,33 +120,66 @@ impl Usage {
     }
 }
 
-/// The tenant whose quota a namespace's entries count against: app and call state only.
-pub fn accounted(ns: &Namespace) -> Option<&str> {
+/// The ledger a namespace's entries count against: its tenant's (app and call state) or its
+/// tenant's pins; none for the host's other records.
+pub fn accounted(ns: &Namespace) -> Option<Cow<'_, str>> {
     match ns {
-        Namespace::App { tenant, .. } | Namespace::Call { tenant, .. } => Some(tenant),
+        Namespace::App { tenant, .. } | Namespace::Call { tenant, .. } => Some(Cow::Borrowed(tenant)),
+        Namespace::Pins { tenant, .. } => Some(Cow::Owned(pins_ledger(tenant))),
         _ => None,
     }
 }
 
-/// The tenant whose quota a stored key (a namespace prefix and a key) counts against, read back from
-/// the key: `<tenant>/<app>/app/...` or `<tenant>/<app>/call/...`.
-pub fn accounted_key(full_key: &str) -> Option<&str> {
+/// The ledger a stored key (a namespace prefix and a key) counts against, read back from the key:
+/// `<tenant>/<app>/app/...` and `<tenant>/<app>/call/...` the tenant's, `<tenant>/<app>/pin/...`
+/// its pins'.
+pub fn accounted_key(full_key: &str) -> Option<Cow<'_, str>> {
     let mut parts = full_key.splitn(4, '/');
     let (tenant, app, kind) = (parts.next()?, parts.next()?, parts.next()?);
-    (!tenant.is_empty() && !app.is_empty() && matches!(kind, "app" | "call") && parts.next().is_some())
-        .then_some(tenant)
+    if tenant.is_empty() || app.is_empty() || parts.next().is_none() {
+        return None;
+    }
+    match kind {
+        "app" | "call" => Some(Cow::Borrowed(tenant)),
+        "pin" => Some(Cow::Owned(pins_ledger(tenant))),
+        _ => None,
+    }
 }
 
-/// Every tenant's limits, as the webhook path last saw its configuration.
-#[derive(Debug, Default)]
+/// The tenant a ledger belongs to.
+pub fn ledger_tenant(ledger: &str) -> &str {
+    ledger.strip_suffix(PINS_LEDGER).unwrap_or(ledger)
+}
+
+/// Every tenant's limits, as the webhook path last saw its configuration, and the bound on each
+/// tenant's pins.
+#[derive(Debug)]
 pub struct Quotas {
     tenants: RwLock<HashMap<String, Limits>>,
+    pins: RwLock<Limits>,
+}
+
+impl Default for Quotas {
+    fn default() -> Self {
+        Quotas { tenants: RwLock::default(), pins: RwLock::new(pin_limits(DEFAULT_PINNED_CALLS)) }
+    }
 }
 
 impl Quotas {
-    /// The limits of `tenant` (the defaults for a tenant not seen yet).
-    pub fn limits(&self, tenant: &str) -> Limits {
-        self.tenants.read().ok().and_then(|t| t.get(tenant).copied()).unwrap_or_default()
+    /// The limits of a ledger: a tenant's (the defaults for a tenant not seen yet), or a tenant's
+    /// pins'.
+    pub fn limits(&self, ledger: &str) -> Limits {
+        if ledger.ends_with(PINS_LEDGER) {
+            return self.pins.read().map_or_else(|_| pin_limits(DEFAULT_PINNED_CALLS), |p| *p);
+        }
+        self.tenants.read().ok().and_then(|t| t.get(ledger).copied()).unwrap_or_default()
+    }
+
+    /// Bounds every tenant's pins to `calls` pinned calls.
+    pub fn set_pinned_calls(&self, calls: u64) {
+        if let Ok(mut p) = self.pins.write() {
+            *p = pin_limits(calls);
+        }
     }
 
     /// Sets the limits of `tenant` (cheap when they did not change).
@@ -167,16 +221,19 @@ mod tests {
     }
 
     #[test]
-    fn only_app_and_call_state_counts() {
+    fn app_and_call_state_count_for_the_tenant_and_pins_apart() {
         let app = Namespace::App { tenant: "t".into(), app: "a".into() };
         let call = Namespace::Call { tenant: "t".into(), app: "a".into(), conversation: "CON-1".into() };
         let pins = Namespace::Pins { tenant: "t".into(), app: "a".into() };
         let replay = Namespace::Replay { tenant: "t".into() };
-        assert_eq!(accounted(&app), Some("t"));
-        assert_eq!(accounted_key(&(app.prefix() + "k")), Some("t"));
-        assert_eq!(accounted_key(&(call.prefix() + "k")), Some("t"));
-        assert_eq!(accounted(&pins), None);
-        assert_eq!(accounted_key(&(pins.prefix() + "k")), None);
+        assert_eq!(accounted(&app).as_deref(), Some("t"));
+        assert_eq!(accounted_key(&(app.prefix() + "k")).as_deref(), Some("t"));
+        assert_eq!(accounted_key(&(call.prefix() + "k")).as_deref(), Some("t"));
+        assert_eq!(accounted(&pins).as_deref(), Some("t//pins"));
+        assert_eq!(accounted_key(&(pins.prefix() + "c/CON-1")).as_deref(), Some("t//pins"));
+        assert_eq!(ledger_tenant("t//pins"), "t");
+        assert_eq!(Quotas::default().limits("t//pins"), pin_limits(DEFAULT_PINNED_CALLS));
+        assert_eq!(accounted(&replay), None);
         assert_eq!(accounted_key(&(replay.prefix() + "k")), None);
         assert_eq!(accounted_key(&(Namespace::Host.prefix() + "k")), None);
         assert_eq!(accounted_key("/usage/t"), None);

@@ -211,7 +211,7 @@ impl StateStore for RedisStore {
     fn set<'a>(&'a self, ns: &'a Namespace, k: &'a str, value: Vec<u8>, ttl: Option<Duration>) -> StateFuture<'a, ()> {
         Box::pin(async move {
             if let Some(tenant) = accounted(ns) {
-                let _: i64 = self.write_charged(tenant, ns, k, Op::Set(&value), ttl).await?;
+                let _: i64 = self.write_charged(&tenant, ns, k, Op::Set(&value), ttl).await?;
                 return Ok(());
             }
             let mut conn = self.conn.clone();
@@ -229,7 +229,7 @@ impl StateStore for RedisStore {
     fn delete<'a>(&'a self, ns: &'a Namespace, k: &'a str) -> StateFuture<'a, ()> {
         Box::pin(async move {
             if let Some(tenant) = accounted(ns) {
-                let _: i64 = self.write_charged(tenant, ns, k, Op::Delete, None).await?;
+                let _: i64 = self.write_charged(&tenant, ns, k, Op::Delete, None).await?;
                 return Ok(());
             }
             let mut conn = self.conn.clone();
@@ -246,7 +246,7 @@ impl StateStore for RedisStore {
     ) -> StateFuture<'a, bool> {
         Box::pin(async move {
             if let Some(tenant) = accounted(ns) {
-                let stored: i64 = self.write_charged(tenant, ns, k, Op::SetIfAbsent(&value), ttl).await?;
+                let stored: i64 = self.write_charged(&tenant, ns, k, Op::SetIfAbsent(&value), ttl).await?;
                 return Ok(stored == 1);
             }
             let mut conn = self.conn.clone();
@@ -270,7 +270,7 @@ impl StateStore for RedisStore {
     ) -> StateFuture<'a, Option<i64>> {
         Box::pin(async move {
             if let Some(tenant) = accounted(ns) {
-                let next: Option<String> = self.write_charged(tenant, ns, k, Op::Increment(delta), ttl).await?;
+                let next: Option<String> = self.write_charged(&tenant, ns, k, Op::Increment(delta), ttl).await?;
                 return Ok(next.and_then(|n| n.parse().ok()));
             }
             let mut conn = self.conn.clone();
@@ -302,7 +302,7 @@ impl StateStore for RedisStore {
         Box::pin(async move {
             if let Some(tenant) = accounted(ns) {
                 let op = Op::CompareAndSet { expected: expected.as_deref(), new: new.as_deref() };
-                let done: i64 = self.write_charged(tenant, ns, k, op, ttl).await?;
+                let done: i64 = self.write_charged(&tenant, ns, k, op, ttl).await?;
                 return Ok(done == 1);
             }
             let mut conn = self.conn.clone();
@@ -329,7 +329,7 @@ impl StateStore for RedisStore {
             let grace_ms = i64::try_from(grace.as_millis()).unwrap_or(i64::MAX).max(1);
             let mut conn = self.conn.clone();
             // Counted entries are filed by expiry, so their quota is released when Redis drops them.
-            let expiry = accounted(ns).map(|t| usage_keys(t)[2].clone());
+            let expiry = accounted(ns).map(|t| usage_keys(&t)[2].clone());
             for k in self.scan(&prefix, false).await? {
                 let left: i64 = conn.pttl(&k).await.map_err(err)?;
                 // -1: no expiry; -2: gone. Only ever shorten.
