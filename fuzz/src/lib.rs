@@ -35,6 +35,18 @@ pub mod state {
         /// Mirrors the variant config.rs constructs.
         Embedded(std::path::PathBuf),
     }
+
+    /// Stand-in for `ncco_host::state::Limits` (a tenant's state quota in `ServeConfig`/`Shares`).
+    #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+    pub struct Limits {
+        /// Most keys.
+        pub keys: u64,
+        /// Most bytes.
+        pub bytes: u64,
+    }
+
+    /// Stand-in for `ncco_host::state::DEFAULT_PINNED_CALLS`.
+    pub const DEFAULT_PINNED_CALLS: u64 = 0;
 }
 
 /// The input as text: the bytes when they are UTF-8, else their lossy reading (so that query
