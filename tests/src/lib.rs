@@ -67,7 +67,7 @@ fn build_host() -> Result<PathBuf> {
     Ok(bin)
 }
 
-/// Builds plugin crates for `wasm32-wasip2` (release profile) and returns the directory holding the
+/// Builds plugin crates for `wasm32-wasip2` (the `plugin` profile: size-optimised, stripped) and returns the directory holding the
 /// `.wasm` files, named after the crates with `-` turned into `_`.
 pub fn build_plugins(crates: &[&str]) -> Result<PathBuf> {
     static BUILT: OnceLock<std::sync::Mutex<Vec<String>>> = OnceLock::new();
@@ -77,7 +77,7 @@ pub fn build_plugins(crates: &[&str]) -> Result<PathBuf> {
     if !missing.is_empty() {
         let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
         let mut cmd = Command::new(cargo);
-        cmd.current_dir(workspace_root()).args(["build", "--quiet", "--release", "--target", "wasm32-wasip2"]);
+        cmd.current_dir(workspace_root()).args(["build", "--quiet", "--profile", "plugin", "--target", "wasm32-wasip2"]);
         for c in &missing {
             cmd.args(["-p", c]);
         }
@@ -89,7 +89,7 @@ pub fn build_plugins(crates: &[&str]) -> Result<PathBuf> {
         }
         done.extend(missing.iter().map(|s| (*s).to_owned()));
     }
-    Ok(target_dir()?.join("wasm32-wasip2").join("release"))
+    Ok(target_dir()?.join("wasm32-wasip2").join("plugin"))
 }
 
 /// The built `.wasm` of plugin crate `name`.

@@ -16,17 +16,17 @@ pub fn workspace() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_path_buf()
 }
 
-/// Builds plugin crates for wasm32-wasip2 (release) and returns where their `.wasm` files are.
+/// Builds plugin crates for wasm32-wasip2 (the `plugin` profile) and returns where their `.wasm` files are.
 pub fn build_plugins(crates: &[&str]) -> PathBuf {
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     let mut cmd = std::process::Command::new(cargo);
-    cmd.current_dir(workspace()).args(["build", "--quiet", "--release", "--target", "wasm32-wasip2"]);
+    cmd.current_dir(workspace()).args(["build", "--quiet", "--profile", "plugin", "--target", "wasm32-wasip2"]);
     for c in crates {
         cmd.args(["-p", c]);
     }
     assert!(cmd.status().unwrap().success(), "building {crates:?} failed");
     let target = std::env::var("CARGO_TARGET_DIR").map(PathBuf::from).unwrap_or_else(|_| workspace().join("target"));
-    target.join("wasm32-wasip2/release")
+    target.join("wasm32-wasip2/plugin")
 }
 
 /// The `p` percentile of sorted durations, in microseconds.
