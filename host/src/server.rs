@@ -46,6 +46,13 @@ impl Host {
         let registry = Arc::new(Registry::new(config.plugins.clone(), runtime, Arc::clone(&state)));
         let watcher = watch::spawn(Arc::clone(&registry))?;
         registry.reload().await;
+        // Files written just before the start are served once settled, before the first request
+        // (a file a writer keeps open waits for its close, as always, without holding the start).
+        let settling = std::time::Instant::now();
+        while registry.writes().take_deferred() && settling.elapsed() < 2 * crate::registry::scan::SETTLE {
+            tokio::time::sleep(watch::SETTLE_CHECK).await;
+            registry.reload().await;
+        }
         let shared = Arc::new(Shared {
             registry: Arc::clone(&registry),
             state,

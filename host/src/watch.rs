@@ -1,26 +1,28 @@
-//! Hot reload: a debounced watch over the whole plugin tree. Changes to `.wasm` and `.toml` files (and
-//! new or removed tenant folders) trigger a registry reload; the host's own reads never do, because
-//! only creates, renames, writes-on-close and removals count. A periodic rescan catches missed events.
+//! Hot reload: a watch over the whole plugin tree, without a debounce. A `.wasm` or `.toml` closed
+//! after writing, renamed into place or removed (and a tenant folder created, renamed or removed)
+//! triggers a rescan at once; writes to a file only mark it as being written, so a scan never reads
+//! it half-written (`registry::scan::Writes`). Events arriving while a rescan runs make one more
+//! rescan, which sees them all. A periodic rescan catches missed events; files left for later by a
+//! scan are looked at again every [`SETTLE_CHECK`].
 
 use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
-use notify::RecursiveMode;
-use notify::event::{AccessKind, AccessMode, EventKind, ModifyKind};
-use notify_debouncer_full::{DebounceEventResult, Debouncer, RecommendedCache, new_debouncer};
+use notify::event::{AccessKind, AccessMode, EventKind, ModifyKind, RenameMode};
+use notify::{RecommendedWatcher, RecursiveMode, Watcher as _};
 use tokio::sync::mpsc;
 
 use crate::registry::Registry;
 
-/// Quiet time before a burst of file events becomes one reload.
-pub const DEBOUNCE: Duration = Duration::from_millis(150);
 /// Rescan period, for events the watcher missed.
 pub const RESCAN_EVERY: Duration = Duration::from_secs(30);
+/// How often files a scan left for later (not settled yet) are looked at again.
+pub const SETTLE_CHECK: Duration = Duration::from_millis(100);
 
 /// Keeps the watcher alive; dropping it stops hot reload.
 pub struct Watcher {
-    _debouncer: Debouncer<notify::RecommendedWatcher, RecommendedCache>,
+    _watcher: RecommendedWatcher,
 }
 
 impl std::fmt::Debug for Watcher {
@@ -29,44 +31,75 @@ impl std::fmt::Debug for Watcher {
     }
 }
 
-fn relevant(kind: &EventKind, path: &Path) -> bool {
-    let interesting_kind = matches!(
-        kind,
-        EventKind::Create(_)
+/// What an event means for the tree.
+#[derive(Debug, PartialEq, Eq)]
+enum Change {
+    /// Nothing the registry serves.
+    None,
+    /// A plugin or config file is being written: not to be read yet.
+    Writing,
+    /// A file is complete (closed after writing, renamed into place) or gone, or a folder changed:
+    /// rescan now.
+    Done,
+}
+
+fn classify(kind: &EventKind, path: &Path) -> Change {
+    match path.extension().and_then(|e| e.to_str()) {
+        Some("wasm" | "toml") => match kind {
+            EventKind::Modify(ModifyKind::Data(_)) => Change::Writing,
+            EventKind::Create(_)
             | EventKind::Remove(_)
             | EventKind::Modify(ModifyKind::Name(_))
-            | EventKind::Access(AccessKind::Close(AccessMode::Write))
-    );
-    let interesting_path = match path.extension().and_then(|e| e.to_str()) {
-        Some("wasm" | "toml") => true,
-        Some(_) => false,
+            | EventKind::Access(AccessKind::Close(AccessMode::Write)) => Change::Done,
+            _ => Change::None,
+        },
+        Some(_) => Change::None,
         // Tenant folders come and go.
-        None => matches!(kind, EventKind::Create(_) | EventKind::Remove(_) | EventKind::Modify(ModifyKind::Name(_))),
-    };
-    interesting_kind && interesting_path
+        None => match kind {
+            EventKind::Create(_) | EventKind::Remove(_) | EventKind::Modify(ModifyKind::Name(_)) => Change::Done,
+            _ => Change::None,
+        },
+    }
 }
 
 /// Watches the registry's tree and reloads it on changes, until the returned watcher is dropped.
 pub fn spawn(registry: Arc<Registry>) -> anyhow::Result<Watcher> {
     let (tx, mut rx) = mpsc::channel::<()>(1);
-    let mut debouncer = new_debouncer(DEBOUNCE, None, move |result: DebounceEventResult| match result {
-        Ok(events) => {
-            if events.iter().any(|e| e.paths.iter().any(|p| relevant(&e.kind, p))) {
-                // A full channel already holds a pending reload, which will see this change too.
+    let events = Arc::clone(&registry);
+    let mut watcher = notify::recommended_watcher(move |result: notify::Result<notify::Event>| match result {
+        Ok(event) => {
+            let mut rescan = false;
+            for path in &event.paths {
+                match classify(&event.kind, path) {
+                    Change::None => {}
+                    Change::Writing => events.writes().writing(path),
+                    Change::Done => {
+                        // A file renamed away is gone from that path, like a removed one; a file
+                        // created (not renamed) may still be written: only its close completes it.
+                        let complete = !matches!(event.kind, EventKind::Create(_))
+                            && event.kind != EventKind::Modify(ModifyKind::Name(RenameMode::From));
+                        if complete {
+                            events.writes().completed(path);
+                        }
+                        rescan = true;
+                    }
+                }
+            }
+            if rescan {
+                // A full channel already holds a pending rescan, which will see this change too.
                 let _ = tx.try_send(());
             }
         }
-        Err(errors) => {
-            for e in errors {
-                tracing::warn!("file watcher: {e}");
-            }
+        Err(e) => {
+            tracing::warn!("file watcher: {e}");
             let _ = tx.try_send(());
         }
     })?;
-    debouncer.watch(registry.root(), RecursiveMode::Recursive)?;
+    watcher.watch(registry.root(), RecursiveMode::Recursive)?;
     tokio::spawn(async move {
         let mut rescan = tokio::time::interval(RESCAN_EVERY);
         rescan.tick().await;
+        let mut settle = tokio::time::interval(SETTLE_CHECK);
         loop {
             tokio::select! {
                 changed = rx.recv() => {
@@ -75,9 +108,14 @@ pub fn spawn(registry: Arc<Registry>) -> anyhow::Result<Watcher> {
                     }
                 }
                 _ = rescan.tick() => {}
+                _ = settle.tick() => {
+                    if !registry.writes().take_deferred() {
+                        continue;
+                    }
+                }
             }
             registry.reload().await;
         }
     });
-    Ok(Watcher { _debouncer: debouncer })
+    Ok(Watcher { _watcher: watcher })
 }

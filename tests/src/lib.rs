@@ -77,7 +77,14 @@ pub fn build_plugins(crates: &[&str]) -> Result<PathBuf> {
     if !missing.is_empty() {
         let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
         let mut cmd = Command::new(cargo);
-        cmd.current_dir(workspace_root()).args(["build", "--quiet", "--profile", "plugin", "--target", "wasm32-wasip2"]);
+        cmd.current_dir(workspace_root()).args([
+            "build",
+            "--quiet",
+            "--profile",
+            "plugin",
+            "--target",
+            "wasm32-wasip2",
+        ]);
         for c in &missing {
             cmd.args(["-p", c]);
         }

@@ -1,4 +1,5 @@
-//! Hot reload through real files: swaps under concurrent requests, a truncated file, new tenants.
+//! Hot reload through real files: swaps under concurrent requests, a truncated file, a file still
+//! being written, new tenants.
 
 #![allow(clippy::unwrap_used)]
 
@@ -172,4 +173,42 @@ fn the_watcher_does_not_react_to_the_hosts_own_reads() {
     assert!(after - settled <= 2, "{} reloads for one change: the watcher reacts to its own reads", after - settled);
     std::thread::sleep(Duration::from_millis(1500));
     assert_eq!(reloads(&host), after, "reloads continue with no change");
+}
+
+#[test]
+fn a_plugin_still_being_written_never_goes_live_and_goes_live_when_closed() {
+    use std::io::Write;
+    let plugins = tempfile::tempdir().unwrap();
+    let dir = plugins.path().join("acme");
+    std::fs::create_dir_all(&dir).unwrap();
+    let hello = plugin_wasm("hello").unwrap();
+    publish(&hello, &dir.join("app.wasm"));
+    let data = tempfile::tempdir().unwrap();
+    let host = HostProcess::start(plugins.path(), data.path(), &[]).unwrap();
+    let live = version(&host, "acme", "app")["version"].as_str().unwrap().to_owned();
+    let before = reloads(&host);
+
+    // Rewritten in place by a writer that pauses halfway, the file open all along: however long the
+    // pause, and however many rescans happen meanwhile (a toml touched, the settle checks), the half
+    // file is never read: no load error, the working version answers.
+    let bytes = std::fs::read(plugin_wasm("hostile").unwrap()).unwrap();
+    let mut file = std::fs::File::create(dir.join("app.wasm")).unwrap();
+    file.write_all(&bytes[..bytes.len() / 2]).unwrap();
+    file.flush().unwrap();
+    std::thread::sleep(Duration::from_millis(300));
+    std::fs::write(dir.join("other.toml"), "# a change elsewhere makes a rescan\n").unwrap();
+    wait_for("a rescan", || reloads(&host) > before);
+    std::thread::sleep(Duration::from_millis(1500));
+    let status = version(&host, "acme", "app");
+    assert_eq!(status["version"], live.as_str(), "{status}");
+    assert!(status["last_error"].is_null(), "the half-written file was read: {status}");
+    let r = get(&host.url("/acme/app/answer?from=447700900000")).unwrap();
+    assert_eq!(r.json().unwrap()[0]["text"], "Hello 447700900000.");
+
+    // Finished and closed: the new version goes live.
+    file.write_all(&bytes[bytes.len() / 2..]).unwrap();
+    drop(file);
+    wait_for("the new version", || version(&host, "acme", "app")["version"] != live.as_str());
+    assert_eq!(get(&host.url("/acme/app/answer")).unwrap().json().unwrap()[0]["text"], "well behaved");
+    assert!(version(&host, "acme", "app")["last_error"].is_null());
 }

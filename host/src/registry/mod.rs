@@ -6,7 +6,7 @@
 //! and swaps it in atomically. A file that does not load never replaces a working version.
 
 mod pins;
-mod scan;
+pub mod scan;
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -97,6 +97,10 @@ pub struct Registry {
     pins: Pins,
     live: ArcSwap<Snapshot>,
     reloading: tokio::sync::Mutex<()>,
+    /// Digests of the files the last scans read, by stamp (pruned to the files still served).
+    digests: scan::Digests,
+    /// Files of the tree the watcher saw being written, and files it saw completed.
+    writes: scan::Writes,
     reloads: std::sync::atomic::AtomicU64,
     /// When the rescan in progress started, if one is.
     reload_started: std::sync::Mutex<Option<std::time::Instant>>,
@@ -134,6 +138,8 @@ impl Registry {
             pins: Pins::new(state),
             live: ArcSwap::from_pointee(Snapshot::default()),
             reloading: Default::default(),
+            digests: Default::default(),
+            writes: Default::default(),
             reloads: Default::default(),
             reload_started: Default::default(),
         }
@@ -147,6 +153,11 @@ impl Registry {
     /// How many times the tree was rescanned since start.
     pub fn reloads(&self) -> u64 {
         self.reloads.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// What the watcher knows of files being written (see [`scan::Writes`]).
+    pub fn writes(&self) -> &scan::Writes {
+        &self.writes
     }
 
     /// The plugin tree.
@@ -173,7 +184,12 @@ impl Registry {
             *started = Some(std::time::Instant::now());
         }
         let previous = self.live.load_full();
-        let mut next = scan::scan(&self.root, &self.runtime, &previous).await;
+        let mut next = scan::scan(&self.root, &self.runtime, &previous, &self.digests, &self.writes).await;
+        let served: std::collections::HashSet<scan::FileStamp> =
+            next.tenants.values().flat_map(|t| t.apps.values().filter_map(|a| a.stamp)).collect();
+        if let Ok(mut d) = self.digests.lock() {
+            d.retain(|s, _| served.contains(s));
+        }
         self.release_unpinned(&mut next).await;
         self.live.store(Arc::new(next));
         if let Ok(mut started) = self.reload_started.lock() {

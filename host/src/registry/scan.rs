@@ -40,7 +40,76 @@ fn hex(bytes: &[u8]) -> String {
 }
 
 /// Reads the tree under `root` into a new snapshot.
-pub(super) async fn scan(root: &Path, runtime: &Arc<Runtime>, previous: &Snapshot) -> Snapshot {
+/// The SHA-256 of files already read, by stamp: a hard link or a copy of a served plugin that kept
+/// its stamp is neither read nor hashed again, and shares the loaded version.
+pub(super) type Digests = std::sync::Mutex<std::collections::HashMap<FileStamp, String>>;
+
+/// How long a plugin file must have been left alone before a scan reads it, unless the watcher saw
+/// it completed (closed after writing, or renamed into place).
+pub const SETTLE: Duration = Duration::from_millis(250);
+
+/// How a file being written is told from a finished one. The watcher reports each `.wasm` it sees
+/// written to ([`Writes::writing`]) and each it sees closed after writing or renamed into place
+/// ([`Writes::completed`]). A scan reads a changed `.wasm` only when no write is open on it and it
+/// was either completed or last modified at least [`SETTLE`] ago (a file written before the host
+/// started, a hard link); otherwise the app keeps its version and the file is read at a later scan
+/// ([`Writes::take_deferred`]). So an atomic rename is served at once, and a file still being
+/// written never goes live, however its writer pauses.
+#[derive(Debug, Default)]
+pub struct Writes {
+    open: std::sync::Mutex<std::collections::HashSet<PathBuf>>,
+    done: std::sync::Mutex<std::collections::HashSet<PathBuf>>,
+    deferred: std::sync::atomic::AtomicBool,
+}
+
+impl Writes {
+    /// The watcher saw `path` written to.
+    pub fn writing(&self, path: &Path) {
+        if let Ok(mut open) = self.open.lock() {
+            open.insert(path.to_path_buf());
+        }
+    }
+
+    /// The watcher saw `path` closed after writing, renamed into place, or removed.
+    pub fn completed(&self, path: &Path) {
+        if let Ok(mut open) = self.open.lock() {
+            open.remove(path);
+        }
+        if let Ok(mut done) = self.done.lock() {
+            done.insert(path.to_path_buf());
+        }
+    }
+
+    /// True (once) when a scan left a file for later.
+    pub fn take_deferred(&self) -> bool {
+        self.deferred.swap(false, std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// Whether a scan may read `path` now.
+    fn ready(&self, path: &Path) -> bool {
+        if self.open.lock().is_ok_and(|o| o.contains(path)) {
+            self.deferred.store(true, std::sync::atomic::Ordering::Relaxed);
+            return false;
+        }
+        if self.done.lock().is_ok_and(|mut d| d.remove(path)) {
+            return true;
+        }
+        let age = std::fs::metadata(path).and_then(|m| m.modified()).ok().and_then(|t| t.elapsed().ok());
+        let settled = age.is_none_or(|a| a >= SETTLE);
+        if !settled {
+            self.deferred.store(true, std::sync::atomic::Ordering::Relaxed);
+        }
+        settled
+    }
+}
+
+pub(super) async fn scan(
+    root: &Path,
+    runtime: &Arc<Runtime>,
+    previous: &Snapshot,
+    digests: &Digests,
+    writes: &Writes,
+) -> Snapshot {
     let mut tenants = BTreeMap::new();
     let mut ignored = Vec::new();
     let entries = match std::fs::read_dir(root) {
@@ -72,7 +141,7 @@ pub(super) async fn scan(root: &Path, runtime: &Arc<Runtime>, previous: &Snapsho
     dirs.sort();
     for (name, dir) in dirs {
         let before = previous.tenants.get(&name);
-        let tenant = scan_tenant(&name, &dir, runtime, before.map(Arc::as_ref), &mut ignored).await;
+        let tenant = scan_tenant(&name, &dir, runtime, before.map(Arc::as_ref), &mut ignored, (digests, writes)).await;
         tenants.insert(name, Arc::new(tenant));
     }
     // A tenant folder deleted or renamed: its apps' calls in progress keep their versions until they
@@ -100,6 +169,7 @@ async fn scan_tenant(
     runtime: &Arc<Runtime>,
     before: Option<&Tenant>,
     ignored: &mut Vec<String>,
+    shared: (&Digests, &Writes),
 ) -> Tenant {
     let file = dir.join(TENANT_FILE);
     let (config, config_error, unusable) = match read_text(dir, &file).await {
@@ -136,7 +206,7 @@ async fn scan_tenant(
     wasm_files.sort();
     for (app_name, wasm_path) in wasm_files {
         let prev = before.and_then(|t| t.apps.get(&app_name)).map(Arc::as_ref);
-        let app = scan_app(name, &app_name, dir, &wasm_path, &ceilings, runtime, prev).await;
+        let app = scan_app(name, &app_name, dir, &wasm_path, &ceilings, runtime, prev, shared).await;
         apps.insert(app_name, Arc::new(app));
     }
     // Apps whose file is gone stay, answering nothing new, while calls may be pinned to them.
@@ -161,6 +231,7 @@ fn keep_tenant(before: Option<&Tenant>, error: String) -> (Arc<TenantConfig>, Op
     }
 }
 
+#[allow(clippy::too_many_arguments)] // one app of one tenant, and the scan's shared parts
 async fn scan_app(
     tenant: &str,
     name: &str,
@@ -169,6 +240,7 @@ async fn scan_app(
     ceilings: &crate::config::Ceilings,
     runtime: &Arc<Runtime>,
     prev: Option<&App>,
+    (digests, writes): (&Digests, &Writes),
 ) -> App {
     let mut errors = Vec::new();
     let toml_path = wasm_path.with_extension("toml");
@@ -198,17 +270,31 @@ async fn scan_app(
     // An untouched file is neither read nor hashed again: a rescan costs a stat per plugin.
     let unchanged =
         stamp.is_some() && prev.is_some_and(|p| p.stamp == stamp && (p.version.is_some() || p.rejected.is_some()));
+    // Another app's file with this stamp (a hard link) was read already: if its version is loaded,
+    // this app shares it without reading a byte.
+    let known = stamp.and_then(|s| digests.lock().ok()?.get(&s).cloned());
+    let shared = known.and_then(|h| prev.and_then(|p| p.version_by_hash(&h)).or_else(|| runtime.loaded(&h)));
     if unchanged {
         if let Some((hash, e)) = prev.and_then(|p| p.rejected.clone()) {
             errors.push(e.clone());
             rejected = Some((hash, e));
         }
+    } else if let Some(v) = shared {
+        tracing::debug!(tenant, app = name, version = %v.hash, "plugin shares a loaded version");
+        version = Some(v);
+    } else if !writes.ready(wasm_path) {
+        // Still being written (or just written, by no one the watcher saw finish): read later.
+        tracing::debug!(tenant, app = name, "{} is not settled yet", wasm_path.display());
+        stamp = None;
     } else {
         match read_bounded(dir, wasm_path, MAX_PLUGIN_BYTES).await {
             Err(ReadError::Missing) => errors.push(format!("{}: the file is gone", wasm_path.display())),
             Err(ReadError::Refused(e)) => errors.push(format!("{}: {e}", wasm_path.display())),
             Ok(wasm) => {
                 let hash = hex(&Sha256::digest(&wasm));
+                if let (Some(s), Ok(mut d)) = (stamp, digests.lock()) {
+                    d.insert(s, hash.clone());
+                }
                 let rejected_before = prev.and_then(|p| p.rejected.as_ref()).filter(|(h, _)| *h == hash);
                 // A version swapped back in may still be loaded, retired, for its pinned calls.
                 let loaded = prev.and_then(|p| p.version_by_hash(&hash));
@@ -285,22 +371,23 @@ fn departed(app: &App) -> Option<App> {
 }
 
 /// What identifies a file's contents without reading it: size, modification time and, on Unix, the
-/// inode (a publish by rename is a new inode).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// device and inode (a publish by rename is a new inode; hard links share one).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct FileStamp {
     len: u64,
     modified: Option<std::time::SystemTime>,
     inode: u64,
+    device: u64,
 }
 
 impl FileStamp {
     fn of(path: &Path) -> Option<Self> {
         let meta = std::fs::metadata(path).ok()?;
         #[cfg(unix)]
-        let inode = std::os::unix::fs::MetadataExt::ino(&meta);
+        let (inode, device) = (std::os::unix::fs::MetadataExt::ino(&meta), std::os::unix::fs::MetadataExt::dev(&meta));
         #[cfg(not(unix))]
-        let inode = 0;
-        Some(FileStamp { len: meta.len(), modified: meta.modified().ok(), inode })
+        let (inode, device) = (0, 0);
+        Some(FileStamp { len: meta.len(), modified: meta.modified().ok(), inode, device })
     }
 }
 

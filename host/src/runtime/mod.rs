@@ -266,14 +266,28 @@ impl Runtime {
         budgets.get(tenant).map_or(0, MemoryBudget::used)
     }
 
+    /// The version loaded from the module with this SHA-256, if one is loaded (for any app of any
+    /// tenant): identical modules are compiled, linked and held once.
+    pub fn loaded(&self, hash: &str) -> Option<Arc<Version>> {
+        self.loaded.lock().ok()?.get(hash).and_then(std::sync::Weak::upgrade)
+    }
+
     /// Compiles (or loads from the artifact cache), checks the imports, links and smoke-instantiates
-    /// `wasm` for `tenant`, off the async runtime. A fresh compile counts against the tenant's
-    /// [`COMPILES_PER_MINUTE`]; past it the load is deferred (tried again at a later rescan).
+    /// `wasm` for `tenant`, off the async runtime; a module already loaded (same SHA-256) is shared,
+    /// not loaded again. A fresh compile counts against the tenant's [`COMPILES_PER_MINUTE`]; past it
+    /// the load is deferred (tried again at a later rescan).
     pub async fn load(self: &Arc<Self>, tenant: &str, wasm: Vec<u8>, hash: String) -> Result<Arc<Version>, LoadError> {
+        if let Some(shared) = self.loaded(&hash) {
+            return Ok(shared);
+        }
         if !self.cache.has(&hash) {
             self.take_compile(tenant)?;
         }
         let _compiling = self.compile_gate.acquire().await.map_err(|e| e.to_string())?;
+        // Loaded by another app while this one waited for the gate.
+        if let Some(shared) = self.loaded(&hash) {
+            return Ok(shared);
+        }
         let rt = Arc::clone(self);
         let started = Instant::now();
         let task_hash = hash.clone();
