@@ -48,8 +48,10 @@ impl Host {
         registry.reload().await;
         // Files written just before the start are served once settled, before the first request
         // (a file a writer keeps open waits for its close, as always, without holding the start).
-        let settling = std::time::Instant::now();
-        while registry.writes().take_deferred() && settling.elapsed() < 2 * crate::registry::scan::SETTLE {
+        for _ in 0..50 {
+            if !registry.writes().take_settling() {
+                break;
+            }
             tokio::time::sleep(watch::SETTLE_CHECK).await;
             registry.reload().await;
         }

@@ -60,6 +60,7 @@ pub struct Writes {
     open: std::sync::Mutex<std::collections::HashSet<PathBuf>>,
     done: std::sync::Mutex<std::collections::HashSet<PathBuf>>,
     deferred: std::sync::atomic::AtomicBool,
+    settling: std::sync::atomic::AtomicBool,
 }
 
 impl Writes {
@@ -85,6 +86,12 @@ impl Writes {
         self.deferred.swap(false, std::sync::atomic::Ordering::Relaxed)
     }
 
+    /// True (once) when a scan left a file for later only because it was modified less than
+    /// [`SETTLE`] ago (it will be ready soon, unlike a file a writer keeps open).
+    pub fn take_settling(&self) -> bool {
+        self.settling.swap(false, std::sync::atomic::Ordering::Relaxed)
+    }
+
     /// Whether a scan may read `path` now.
     fn ready(&self, path: &Path) -> bool {
         if self.open.lock().is_ok_and(|o| o.contains(path)) {
@@ -98,6 +105,7 @@ impl Writes {
         let settled = age.is_none_or(|a| a >= SETTLE);
         if !settled {
             self.deferred.store(true, std::sync::atomic::Ordering::Relaxed);
+            self.settling.store(true, std::sync::atomic::Ordering::Relaxed);
         }
         settled
     }
