@@ -279,8 +279,10 @@ async fn scan_app(
     let unchanged =
         stamp.is_some() && prev.is_some_and(|p| p.stamp == stamp && (p.version.is_some() || p.rejected.is_some()));
     // Another app's file with this stamp (a hard link) was read already: if its version is loaded,
-    // this app shares it without reading a byte.
-    let known = stamp.and_then(|s| digests.lock().ok()?.get(&s).cloned());
+    // this app shares it without reading a byte. Only for a regular file: a symlink always goes
+    // through the read, which confines it to its tenant's folder.
+    let regular = std::fs::symlink_metadata(wasm_path).is_ok_and(|m| m.file_type().is_file());
+    let known = stamp.filter(|_| regular).and_then(|s| digests.lock().ok()?.get(&s).cloned());
     let shared = known.and_then(|h| prev.and_then(|p| p.version_by_hash(&h)).or_else(|| runtime.loaded(&h)));
     if unchanged {
         if let Some((hash, e)) = prev.and_then(|p| p.rejected.clone()) {
