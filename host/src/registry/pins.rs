@@ -24,6 +24,10 @@ const QUEUE: usize = 4096;
 const STALE_PER_CHECK: usize = 64;
 /// Most pins written in one batch.
 const BATCH: usize = 512;
+/// How long the pin writer gathers pins after the first one arrives: one state transaction per this
+/// long under load instead of one per few answers (a pin lost in a crash only moves that call's
+/// later events to the live version; events come seconds after the answer).
+pub const LINGER: std::time::Duration = std::time::Duration::from_millis(5);
 /// Least time between two warnings that pins could not be written.
 pub const WARN_EVERY: std::time::Duration = std::time::Duration::from_secs(10);
 
@@ -91,6 +95,12 @@ impl Pins {
         tokio::spawn(async move {
             let mut batch = Vec::with_capacity(BATCH);
             while rx.recv_many(&mut batch, BATCH).await > 0 {
+                tokio::time::sleep(LINGER).await;
+                while batch.len() < BATCH
+                    && let Ok(pin) = rx.try_recv()
+                {
+                    batch.push(pin);
+                }
                 let entries = batch
                     .drain(..)
                     .flat_map(|p| {
