@@ -76,10 +76,12 @@ pub fn spawn(registry: Arc<Registry>) -> anyhow::Result<Watcher> {
                     Change::Done => {
                         // A file renamed away is gone from that path, like a removed one; a file
                         // created (not renamed) may still be written: only its close completes it.
-                        let complete = !matches!(event.kind, EventKind::Create(_))
-                            && event.kind != EventKind::Modify(ModifyKind::Name(RenameMode::From));
-                        if complete {
-                            events.writes().completed(path);
+                        match event.kind {
+                            EventKind::Create(_) => {}
+                            EventKind::Remove(_) | EventKind::Modify(ModifyKind::Name(RenameMode::From)) => {
+                                events.writes().gone(path);
+                            }
+                            _ => events.writes().completed(path),
                         }
                         rescan = true;
                     }

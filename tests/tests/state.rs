@@ -275,8 +275,18 @@ fn quota_suite(extra: &[&str]) {
     assert_eq!(answer(&host, "brief", "ttl", "CON-1"), "stored");
     assert_eq!(answer(&host, "brief", "ttl", "CON-2"), "stored");
     assert!(answer(&host, "brief", "ttl", "CON-3").starts_with("state quota exceeded"));
-    std::thread::sleep(Duration::from_millis(1300));
-    assert_eq!(answer(&host, "brief", "ttl", "CON-3"), "stored", "expired keys still held the quota");
+    std::thread::sleep(Duration::from_millis(1100));
+    // Reclaimed at the next refusal at most a second after the last one (a busy machine may need
+    // another try).
+    let until = Instant::now() + Duration::from_secs(5);
+    loop {
+        let said = answer(&host, "brief", "ttl", "CON-3");
+        if said == "stored" {
+            break;
+        }
+        assert!(Instant::now() < until, "expired keys still held the quota: {said}");
+        std::thread::sleep(Duration::from_millis(200));
+    }
 
     let (usage, quota) = tenant_usage(&host, "acme");
     assert_eq!(usage["keys"], 3, "{usage}");

@@ -63,6 +63,15 @@ pub struct Pins {
     state: Arc<dyn StateStore>,
     queue: mpsc::Sender<Pin>,
     warnings: Arc<Throttle>,
+    /// Pins queued and not written yet (tenant, app, conversation -> hash), so this host's own
+    /// reads never see an older pin while the writer gathers a batch.
+    pending: Arc<Pending>,
+}
+
+type Pending = std::sync::Mutex<std::collections::HashMap<(String, String, String), String>>;
+
+fn pending_key(tenant: &str, app: &str, conversation: &str) -> (String, String, String) {
+    (tenant.to_owned(), app.to_owned(), conversation.to_owned())
 }
 
 impl std::fmt::Debug for Pins {
@@ -92,6 +101,8 @@ impl Pins {
         let writer = Arc::clone(&state);
         let warnings = Arc::new(Throttle::default());
         let warn = Arc::clone(&warnings);
+        let pending: Arc<Pending> = Arc::default();
+        let written = Arc::clone(&pending);
         tokio::spawn(async move {
             let mut batch = Vec::with_capacity(BATCH);
             while rx.recv_many(&mut batch, BATCH).await > 0 {
@@ -101,6 +112,28 @@ impl Pins {
                 {
                     batch.push(pin);
                 }
+                // A pin whose call completed while it waited (or that a newer pin of the call
+                // replaced) is not written.
+                if let Ok(pending) = written.lock() {
+                    batch.retain(|p| match &p.ns {
+                        Namespace::Pins { tenant, app } => {
+                            pending.get(&pending_key(tenant, app, &p.conversation)) == Some(&p.hash)
+                        }
+                        _ => true,
+                    });
+                }
+                if batch.is_empty() {
+                    continue;
+                }
+                let done: Vec<((String, String, String), String)> = batch
+                    .iter()
+                    .filter_map(|p| match &p.ns {
+                        Namespace::Pins { tenant, app } => {
+                            Some((pending_key(tenant, app, &p.conversation), p.hash.clone()))
+                        }
+                        _ => None,
+                    })
+                    .collect();
                 let entries = batch
                     .drain(..)
                     .flat_map(|p| {
@@ -123,14 +156,25 @@ impl Pins {
                 if let Err(e) = writer.set_batch(entries).await {
                     warn.warn(&e);
                 }
+                if let Ok(mut pending) = written.lock() {
+                    for (key, hash) in done {
+                        // A newer pin of the same call, queued meanwhile, stays.
+                        if pending.get(&key) == Some(&hash) {
+                            pending.remove(&key);
+                        }
+                    }
+                }
             }
         });
-        Pins { state, queue, warnings }
+        Pins { state, queue, warnings, pending }
     }
 
     /// Pins the call `conversation` of `tenant`/`app` to `version`.
     pub async fn record(&self, tenant: &str, app: &str, conversation: &str, version: &Version) {
         let pin = Pin { ns: namespace(tenant, app), conversation: conversation.to_owned(), hash: version.hash.clone() };
+        if let Ok(mut pending) = self.pending.lock() {
+            pending.insert(pending_key(tenant, app, conversation), version.hash.clone());
+        }
         if let Err(mpsc::error::TrySendError::Full(pin) | mpsc::error::TrySendError::Closed(pin)) =
             self.queue.try_send(pin)
         {
@@ -142,11 +186,22 @@ impl Pins {
             if let Err(e) = written {
                 self.warnings.warn(&format_args!("{tenant}/{app}: {e}"));
             }
+            if let Ok(mut pending) = self.pending.lock() {
+                let key = pending_key(tenant, app, conversation);
+                if pending.get(&key) == Some(&version.hash) {
+                    pending.remove(&key);
+                }
+            }
         }
     }
 
     /// The version the call is pinned to, if it is still loaded here; else the app's live version.
     pub async fn version_for(&self, tenant: &str, app: &App, conversation: &str) -> Option<Arc<Version>> {
+        let queued =
+            self.pending.lock().ok().and_then(|p| p.get(&pending_key(tenant, &app.name, conversation)).cloned());
+        if let Some(hash) = queued {
+            return app.version_by_hash(&hash).or_else(|| app.version.clone());
+        }
         match self.state.get(&namespace(tenant, &app.name), &call_key(conversation)).await {
             Ok(Some(hash)) => {
                 let hash = String::from_utf8_lossy(&hash);
@@ -166,6 +221,9 @@ impl Pins {
 
     /// Ends the call's pin (it completed): the pin and its index entry.
     pub async fn end(&self, tenant: &str, app: &str, conversation: &str) {
+        if let Ok(mut pending) = self.pending.lock() {
+            pending.remove(&pending_key(tenant, app, conversation));
+        }
         let ns = namespace(tenant, app);
         let ended = async {
             if let Some(hash) = self.state.get(&ns, &call_key(conversation)).await? {

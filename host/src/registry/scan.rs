@@ -69,9 +69,22 @@ impl Writes {
         if let Ok(mut open) = self.open.lock() {
             open.insert(path.to_path_buf());
         }
+        if let Ok(mut done) = self.done.lock() {
+            done.remove(path);
+        }
     }
 
-    /// The watcher saw `path` closed after writing, renamed into place, or removed.
+    /// The watcher saw `path` removed or renamed away: nothing is known of what comes there next.
+    pub fn gone(&self, path: &Path) {
+        if let Ok(mut open) = self.open.lock() {
+            open.remove(path);
+        }
+        if let Ok(mut done) = self.done.lock() {
+            done.remove(path);
+        }
+    }
+
+    /// The watcher saw `path` closed after writing, or renamed into place.
     pub fn completed(&self, path: &Path) {
         if let Ok(mut open) = self.open.lock() {
             open.remove(path);
@@ -92,10 +105,10 @@ impl Writes {
         self.settling.swap(false, std::sync::atomic::Ordering::Relaxed)
     }
 
-    /// Whether a scan may read `path` now.
+    /// Whether a scan may read `path` now. (A file open for writing needs no rescan to be looked at
+    /// again: its close makes one.)
     fn ready(&self, path: &Path) -> bool {
         if self.open.lock().is_ok_and(|o| o.contains(path)) {
-            self.deferred.store(true, std::sync::atomic::Ordering::Relaxed);
             return false;
         }
         if self.done.lock().is_ok_and(|mut d| d.remove(path)) {
@@ -180,7 +193,7 @@ async fn scan_tenant(
     shared: (&Digests, &Writes),
 ) -> Tenant {
     let file = dir.join(TENANT_FILE);
-    let (config, config_error, unusable) = match read_text(dir, &file).await {
+    let (config, config_error, unusable) = match read_settled(dir, &file, shared.1).await {
         Err(ReadError::Missing) => (Arc::new(TenantConfig::default()), None, false),
         Err(ReadError::Refused(e)) => keep_tenant(before, format!("{}: {e}", file.display())),
         Ok(text) => match TenantConfig::parse(&file, &text) {
@@ -252,7 +265,7 @@ async fn scan_app(
 ) -> App {
     let mut errors = Vec::new();
     let toml_path = wasm_path.with_extension("toml");
-    let config = match read_text(dir, &toml_path).await {
+    let config = match read_settled(dir, &toml_path, writes).await {
         Err(ReadError::Missing) => Arc::new(AppConfig::default()),
         Err(ReadError::Refused(e)) => {
             errors.push(format!("{}: {e}", toml_path.display()));
@@ -281,8 +294,9 @@ async fn scan_app(
     // Another app's file with this stamp (a hard link) was read already: if its version is loaded,
     // this app shares it without reading a byte. Only for a regular file: a symlink always goes
     // through the read, which confines it to its tenant's folder.
-    let regular = std::fs::symlink_metadata(wasm_path).is_ok_and(|m| m.file_type().is_file());
-    let known = stamp.filter(|_| regular).and_then(|s| digests.lock().ok()?.get(&s).cloned());
+    // (The stamp is taken without following links, so it is always the file at this path.)
+    let own = std::fs::symlink_metadata(wasm_path).ok().filter(|m| m.file_type().is_file());
+    let known = own.map(|m| FileStamp::from_meta(&m)).and_then(|s| digests.lock().ok()?.get(&s).cloned());
     let shared = known.and_then(|h| prev.and_then(|p| p.version_by_hash(&h)).or_else(|| runtime.loaded(&h)));
     if unchanged {
         if let Some((hash, e)) = prev.and_then(|p| p.rejected.clone()) {
@@ -300,9 +314,9 @@ async fn scan_app(
         match read_bounded(dir, wasm_path, MAX_PLUGIN_BYTES).await {
             Err(ReadError::Missing) => errors.push(format!("{}: the file is gone", wasm_path.display())),
             Err(ReadError::Refused(e)) => errors.push(format!("{}: {e}", wasm_path.display())),
-            Ok(wasm) => {
+            Ok((wasm, read_stamp)) => {
                 let hash = hex(&Sha256::digest(&wasm));
-                if let (Some(s), Ok(mut d)) = (stamp, digests.lock()) {
+                if let (Some(s), Ok(mut d)) = (read_stamp, digests.lock()) {
                     d.insert(s, hash.clone());
                 }
                 let rejected_before = prev.and_then(|p| p.rejected.as_ref()).filter(|(h, _)| *h == hash);
@@ -381,23 +395,31 @@ fn departed(app: &App) -> Option<App> {
 }
 
 /// What identifies a file's contents without reading it: size, modification time and, on Unix, the
-/// device and inode (a publish by rename is a new inode; hard links share one).
+/// device, inode and status-change time (a publish by rename is a new inode; hard links share one;
+/// the change time cannot be set back by a writer, unlike the modification time).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct FileStamp {
     len: u64,
     modified: Option<std::time::SystemTime>,
     inode: u64,
     device: u64,
+    changed: (i64, i64),
 }
 
 impl FileStamp {
     fn of(path: &Path) -> Option<Self> {
-        let meta = std::fs::metadata(path).ok()?;
+        std::fs::metadata(path).ok().map(|m| Self::from_meta(&m))
+    }
+
+    fn from_meta(meta: &std::fs::Metadata) -> Self {
         #[cfg(unix)]
-        let (inode, device) = (std::os::unix::fs::MetadataExt::ino(&meta), std::os::unix::fs::MetadataExt::dev(&meta));
+        let (inode, device, changed) = {
+            use std::os::unix::fs::MetadataExt;
+            (meta.ino(), meta.dev(), (meta.ctime(), meta.ctime_nsec()))
+        };
         #[cfg(not(unix))]
-        let (inode, device) = (0, 0);
-        Some(FileStamp { len: meta.len(), modified: meta.modified().ok(), inode, device })
+        let (inode, device, changed) = (0, 0, (0, 0));
+        FileStamp { len: meta.len(), modified: meta.modified().ok(), inode, device, changed }
     }
 }
 
@@ -410,15 +432,27 @@ enum ReadError {
     Refused(String),
 }
 
+/// [`read_text`] for a file the watcher does not see being written (see [`Writes`]): one still being
+/// written is refused for now: its tenant or app keeps the previous configuration (a new tenant is
+/// not served yet, a new app runs with the defaults) and a later scan reads it.
+async fn read_settled(dir: &Path, path: &Path, writes: &Writes) -> Result<String, ReadError> {
+    if path.exists() && !writes.ready(path) {
+        return Err(ReadError::Refused("is still being written; read again once it is complete".into()));
+    }
+    read_text(dir, path).await
+}
+
 /// Reads a configuration file as UTF-8 text, like [`read_bounded`].
 async fn read_text(dir: &Path, path: &Path) -> Result<String, ReadError> {
-    let bytes = read_bounded(dir, path, MAX_CONFIG_BYTES).await?;
+    let (bytes, _) = read_bounded(dir, path, MAX_CONFIG_BYTES).await?;
     String::from_utf8(bytes).map_err(|_| ReadError::Refused("is not UTF-8 text".into()))
 }
 
 /// Reads `path` inside the tenant folder `dir`: only a regular file whose real location is inside
-/// `dir`, at most `max` bytes, off the async runtime and under [`READ_TIMEOUT`].
-async fn read_bounded(dir: &Path, path: &Path, max: u64) -> Result<Vec<u8>, ReadError> {
+/// `dir`, at most `max` bytes, off the async runtime and under [`READ_TIMEOUT`]. With the bytes, the
+/// stamp of the very file they were read from (taken on the open file), when `path` is a regular
+/// file and not a symlink: what the digest cache may remember them under.
+async fn read_bounded(dir: &Path, path: &Path, max: u64) -> Result<(Vec<u8>, Option<FileStamp>), ReadError> {
     let (dir, path) = (dir.to_path_buf(), path.to_path_buf());
     let task = tokio::task::spawn_blocking(move || read_bounded_blocking(&dir, &path, max));
     match tokio::time::timeout(READ_TIMEOUT, task).await {
@@ -428,7 +462,7 @@ async fn read_bounded(dir: &Path, path: &Path, max: u64) -> Result<Vec<u8>, Read
     }
 }
 
-fn read_bounded_blocking(dir: &Path, path: &Path, max: u64) -> Result<Vec<u8>, ReadError> {
+fn read_bounded_blocking(dir: &Path, path: &Path, max: u64) -> Result<(Vec<u8>, Option<FileStamp>), ReadError> {
     let refused = |m: String| Err(ReadError::Refused(m));
     let link = match std::fs::symlink_metadata(path) {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Err(ReadError::Missing),
@@ -461,9 +495,12 @@ fn read_bounded_blocking(dir: &Path, path: &Path, max: u64) -> Result<Vec<u8>, R
         return refused(format!("{} bytes is over the {max}-byte limit", meta.len()));
     }
     let mut bytes = Vec::with_capacity(usize::try_from(meta.len()).unwrap_or(0));
-    file.take(max + 1).read_to_end(&mut bytes).map_err(|e| ReadError::Refused(format!("cannot read: {e}")))?;
+    (&file).take(max + 1).read_to_end(&mut bytes).map_err(|e| ReadError::Refused(format!("cannot read: {e}")))?;
     if bytes.len() as u64 > max {
         return refused(format!("grew past the {max}-byte limit while being read"));
     }
-    Ok(bytes)
+    // Taken on the open file after the read: a file changed meanwhile has another stamp (its
+    // modification and change times moved), so what is remembered is what was read.
+    let read_stamp = file.metadata().ok().filter(|_| link.file_type().is_file()).map(|m| FileStamp::from_meta(&m));
+    Ok((bytes, read_stamp))
 }

@@ -25,8 +25,9 @@ pub const DEFAULT_STATE_BYTES: u64 = 256 << 20;
 
 /// Calls of one tenant pinned to their versions at once, unless the operator says otherwise.
 pub const DEFAULT_PINNED_CALLS: u64 = 100_000;
-/// Most bytes one pinned call's two entries take (names are at most 64 bytes, hashes 64).
-const PIN_BYTES: u64 = 640;
+/// Most bytes one pinned call's two entries take: twice the namespace (tenant and app names of up to
+/// 128 bytes), the conversation id twice (up to 64), the version hash twice (64) and the key marks.
+const PIN_BYTES: u64 = 800;
 
 /// What the version pins of `calls` calls may hold: two entries per pinned call (the pin and its
 /// index entry). Past it a call is not pinned (its later events run on the live version).
