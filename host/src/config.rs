@@ -542,8 +542,6 @@ pub struct Shares {
     pub max_queued: usize,
     /// Memory its running instances may hold together, bytes.
     pub memory_bytes: u64,
-    /// What its apps may keep in state together.
-    pub state: crate::state::Limits,
 }
 
 impl ServeConfig {
@@ -559,10 +557,6 @@ impl ServeConfig {
             max_running: running.clamp(1, self.max_running.max(1)),
             max_queued: ceilings.max_queued.unwrap_or(self.tenant_max_queued),
             memory_bytes: memory.min(self.memory_budget_bytes),
-            state: crate::state::Limits {
-                keys: ceilings.state_keys.unwrap_or(self.tenant_state.keys),
-                bytes: ceilings.state_mib.map_or(self.tenant_state.bytes, |m| m << 20),
-            },
         }
     }
 

@@ -42,6 +42,7 @@ impl Host {
         let state: Arc<dyn StateStore> =
             backend.open().await.map_err(|e| anyhow::anyhow!("cannot open the state backend {backend:?}: {e}"))?;
         tracing::info!("plugin state in {backend:?}");
+        state.quotas().set_default(config.tenant_state);
         state.quotas().set_pinned_calls(config.tenant_max_pinned_calls);
         let registry = Arc::new(Registry::new(config.plugins.clone(), runtime, Arc::clone(&state)));
         let watcher = watch::spawn(Arc::clone(&registry))?;

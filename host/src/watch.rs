@@ -74,9 +74,14 @@ pub fn spawn(registry: Arc<Registry>) -> anyhow::Result<Watcher> {
                     Change::None => {}
                     Change::Writing => events.writes().writing(path),
                     Change::Done => {
-                        // A file renamed away is gone from that path, like a removed one; a file
-                        // created (not renamed) may still be written: only its close completes it.
+                        // A file renamed away is gone from that path, like a removed one. A file
+                        // created (not renamed) is usually still being written: its close makes
+                        // the rescan; one never written (a hard link) is seen by the settle check.
                         match event.kind {
+                            EventKind::Create(_) if path.extension().is_some() => {
+                                events.writes().look_later();
+                                continue;
+                            }
                             EventKind::Create(_) => {}
                             EventKind::Remove(_) | EventKind::Modify(ModifyKind::Name(RenameMode::From)) => {
                                 events.writes().gone(path);

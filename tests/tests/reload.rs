@@ -29,6 +29,32 @@ fn version(host: &HostProcess, tenant: &str, app: &str) -> Value {
         .unwrap_or(Value::Null)
 }
 
+/// A host serving `acme/app` = the `hello` plugin, with the version it loaded.
+struct Served {
+    host: HostProcess,
+    /// The tenant folder.
+    dir: std::path::PathBuf,
+    /// The `hello` plugin's `.wasm`.
+    hello: std::path::PathBuf,
+    live: String,
+    _plugins: tempfile::TempDir,
+    _data: tempfile::TempDir,
+}
+
+impl Served {
+    fn hello() -> Served {
+        let plugins = tempfile::tempdir().unwrap();
+        let dir = plugins.path().join("acme");
+        std::fs::create_dir_all(&dir).unwrap();
+        let hello = plugin_wasm("hello").unwrap();
+        publish(&hello, &dir.join("app.wasm"));
+        let data = tempfile::tempdir().unwrap();
+        let host = HostProcess::start(plugins.path(), data.path(), &[]).unwrap();
+        let live = version(&host, "acme", "app")["version"].as_str().unwrap().to_owned();
+        Served { host, dir, hello, live, _plugins: plugins, _data: data }
+    }
+}
+
 fn wait_for(what: &str, mut done: impl FnMut() -> bool) {
     let until = Instant::now() + Duration::from_secs(20);
     while !done() {
@@ -95,14 +121,7 @@ fn swapping_a_plugin_under_load_drops_no_request_and_the_new_version_answers() {
 
 #[test]
 fn a_truncated_or_garbage_file_keeps_the_working_version() {
-    let plugins = tempfile::tempdir().unwrap();
-    let dir = plugins.path().join("acme");
-    std::fs::create_dir_all(&dir).unwrap();
-    let hello = plugin_wasm("hello").unwrap();
-    publish(&hello, &dir.join("app.wasm"));
-    let data = tempfile::tempdir().unwrap();
-    let host = HostProcess::start(plugins.path(), data.path(), &[]).unwrap();
-    let live = version(&host, "acme", "app")["version"].as_str().unwrap().to_owned();
+    let Served { host, dir, hello, live, _plugins, _data } = Served::hello();
 
     // Written in place, cut in half: the watcher sees it, the compiler refuses it.
     let bytes = std::fs::read(plugin_wasm("hostile").unwrap()).unwrap();
@@ -178,14 +197,7 @@ fn the_watcher_does_not_react_to_the_hosts_own_reads() {
 #[test]
 fn a_plugin_still_being_written_never_goes_live_and_goes_live_when_closed() {
     use std::io::Write;
-    let plugins = tempfile::tempdir().unwrap();
-    let dir = plugins.path().join("acme");
-    std::fs::create_dir_all(&dir).unwrap();
-    let hello = plugin_wasm("hello").unwrap();
-    publish(&hello, &dir.join("app.wasm"));
-    let data = tempfile::tempdir().unwrap();
-    let host = HostProcess::start(plugins.path(), data.path(), &[]).unwrap();
-    let live = version(&host, "acme", "app")["version"].as_str().unwrap().to_owned();
+    let Served { host, dir, live, _plugins, _data, .. } = Served::hello();
     let before = reloads(&host);
 
     // Rewritten in place by a writer that pauses halfway, the file open all along: however long the

@@ -94,7 +94,7 @@ async fn admin_apps(State(shared): State<AppState>) -> impl IntoResponse {
                 "max_queued": shares.max_queued,
                 "memory_in_use_bytes": runtime.tenant_memory_in_use(&t.name),
                 "memory_share_bytes": shares.memory_bytes,
-                "state_quota": shares.state,
+                "state_quota": shared.state.quotas().limits(&t.name),
             })
         })
         .collect();

@@ -406,7 +406,6 @@ async fn run(
     };
     let runtime = shared.registry.runtime();
     let shares = shared.config.shares(&tenant.config.ceilings());
-    shared.state.quotas().set(&tenant.name, shares.state);
     let ask = Ask { tenant_running: shares.max_running, tenant_queued: shares.max_queued, start_by, priority };
     let _slot =
         runtime.scheduler().admit(&tenant.name, ask).await.map_err(|r| GuestFailure::Overloaded(r.to_string()))?;

@@ -95,6 +95,8 @@ pub struct Registry {
     root: PathBuf,
     runtime: Arc<Runtime>,
     pins: Pins,
+    /// The state backend, whose quotas follow the tenants' configuration.
+    state: Arc<dyn StateStore>,
     live: ArcSwap<Snapshot>,
     reloading: tokio::sync::Mutex<()>,
     /// Digests of the files the last scans read, by stamp (pruned to the files still served).
@@ -135,7 +137,8 @@ impl Registry {
         Registry {
             root,
             runtime,
-            pins: Pins::new(state),
+            pins: Pins::new(Arc::clone(&state)),
+            state,
             live: ArcSwap::from_pointee(Snapshot::default()),
             reloading: Default::default(),
             digests: Default::default(),
@@ -185,6 +188,12 @@ impl Registry {
         }
         let previous = self.live.load_full();
         let mut next = scan::scan(&self.root, &self.runtime, &previous, &self.digests, &self.writes).await;
+        self.writes.prune();
+        // Each tenant's state quota as its tenant.toml now says (tenants gone are dropped).
+        self.state.quotas().set_tenants(next.tenants.values().map(|t| {
+            let c = t.config.ceilings();
+            (t.name.as_str(), c.state_keys, c.state_mib)
+        }));
         let served: std::collections::HashSet<scan::FileStamp> =
             next.tenants.values().flat_map(|t| t.apps.values().filter_map(|a| a.stamp)).collect();
         if let Ok(mut d) = self.digests.lock() {

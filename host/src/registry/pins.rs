@@ -74,6 +74,16 @@ fn pending_key(tenant: &str, app: &str, conversation: &str) -> (String, String, 
     (tenant.to_owned(), app.to_owned(), conversation.to_owned())
 }
 
+/// The pin `key -> hash` is written: no longer pending, unless a newer pin of the call was queued
+/// meanwhile.
+fn written_pin(pending: &Pending, key: &(String, String, String), hash: &str) {
+    if let Ok(mut pending) = pending.lock()
+        && pending.get(key).is_some_and(|h| h == hash)
+    {
+        pending.remove(key);
+    }
+}
+
 impl std::fmt::Debug for Pins {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str("Pins")
@@ -156,13 +166,8 @@ impl Pins {
                 if let Err(e) = writer.set_batch(entries).await {
                     warn.warn(&e);
                 }
-                if let Ok(mut pending) = written.lock() {
-                    for (key, hash) in done {
-                        // A newer pin of the same call, queued meanwhile, stays.
-                        if pending.get(&key) == Some(&hash) {
-                            pending.remove(&key);
-                        }
-                    }
+                for (key, hash) in done {
+                    written_pin(&written, &key, &hash);
                 }
             }
         });
@@ -186,12 +191,7 @@ impl Pins {
             if let Err(e) = written {
                 self.warnings.warn(&format_args!("{tenant}/{app}: {e}"));
             }
-            if let Ok(mut pending) = self.pending.lock() {
-                let key = pending_key(tenant, app, conversation);
-                if pending.get(&key) == Some(&version.hash) {
-                    pending.remove(&key);
-                }
-            }
+            written_pin(&self.pending, &pending_key(tenant, app, conversation), &version.hash);
         }
     }
 

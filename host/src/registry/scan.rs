@@ -16,7 +16,7 @@ use sha2::{Digest, Sha256};
 
 use super::{App, Snapshot, Tenant};
 use crate::config::{AppConfig, MAX_PLUGIN_BYTES, TenantConfig};
-use crate::runtime::{LoadError, Runtime};
+use crate::runtime::{LoadError, Runtime, Version};
 
 /// Name of the per-tenant configuration file.
 pub const TENANT_FILE: &str = "tenant.toml";
@@ -94,6 +94,19 @@ impl Writes {
         }
     }
 
+    /// A file appeared that the next settle check should look at.
+    pub fn look_later(&self) {
+        self.deferred.store(true, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    /// Forgets completed files that are no longer there (a completion mark stays until the file is
+    /// written to again, removed or renamed away, so later scans read it without waiting).
+    pub fn prune(&self) {
+        if let Ok(mut done) = self.done.lock() {
+            done.retain(|p| p.exists());
+        }
+    }
+
     /// True (once) when a scan left a file for later.
     pub fn take_deferred(&self) -> bool {
         self.deferred.swap(false, std::sync::atomic::Ordering::Relaxed)
@@ -111,7 +124,7 @@ impl Writes {
         if self.open.lock().is_ok_and(|o| o.contains(path)) {
             return false;
         }
-        if self.done.lock().is_ok_and(|mut d| d.remove(path)) {
+        if self.done.lock().is_ok_and(|d| d.contains(path)) {
             return true;
         }
         let age = std::fs::metadata(path).and_then(|m| m.modified()).ok().and_then(|t| t.elapsed().ok());
@@ -295,9 +308,7 @@ async fn scan_app(
     // this app shares it without reading a byte. Only for a regular file: a symlink always goes
     // through the read, which confines it to its tenant's folder.
     // (The stamp is taken without following links, so it is always the file at this path.)
-    let own = std::fs::symlink_metadata(wasm_path).ok().filter(|m| m.file_type().is_file());
-    let known = own.map(|m| FileStamp::from_meta(&m)).and_then(|s| digests.lock().ok()?.get(&s).cloned());
-    let shared = known.and_then(|h| prev.and_then(|p| p.version_by_hash(&h)).or_else(|| runtime.loaded(&h)));
+    let shared = (!unchanged).then(|| shared_version(wasm_path, prev, runtime, digests)).flatten();
     if unchanged {
         if let Some((hash, e)) = prev.and_then(|p| p.rejected.clone()) {
             errors.push(e.clone());
@@ -392,6 +403,14 @@ fn departed(app: &App) -> Option<App> {
         tracing::info!(app = %app.name, "app removed; its versions stay for calls in progress");
     }
     Some(App { version: None, retired, removed: true, stamp: None, rejected: None, ..app.clone() })
+}
+
+/// The loaded version of the regular file at `path` when a file with its stamp was read before
+/// (the stamp is taken without following links, so it is always the file at this path).
+fn shared_version(path: &Path, prev: Option<&App>, runtime: &Runtime, digests: &Digests) -> Option<Arc<Version>> {
+    let own = std::fs::symlink_metadata(path).ok().filter(|m| m.file_type().is_file())?;
+    let hash = digests.lock().ok()?.get(&FileStamp::from_meta(&own)).cloned()?;
+    prev.and_then(|p| p.version_by_hash(&hash)).or_else(|| runtime.loaded(&hash))
 }
 
 /// What identifies a file's contents without reading it: size, modification time and, on Unix, the

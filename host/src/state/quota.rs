@@ -152,44 +152,64 @@ pub fn ledger_tenant(ledger: &str) -> &str {
     ledger.strip_suffix(PINS_LEDGER).unwrap_or(ledger)
 }
 
-/// Every tenant's limits, as the webhook path last saw its configuration, and the bound on each
-/// tenant's pins.
+/// What each tenant may keep: the operator's defaults, each tenant's own `[limits] state_keys` /
+/// `state_mib` (set by the registry whenever it reads the tree), and the bound on each tenant's pins.
 #[derive(Debug)]
 pub struct Quotas {
     tenants: RwLock<HashMap<String, Limits>>,
+    default: RwLock<Limits>,
     pins: RwLock<Limits>,
 }
 
 impl Default for Quotas {
     fn default() -> Self {
-        Quotas { tenants: RwLock::default(), pins: RwLock::new(pin_limits(DEFAULT_PINNED_CALLS)) }
+        Quotas {
+            tenants: RwLock::default(),
+            default: RwLock::new(Limits::default()),
+            pins: RwLock::new(pin_limits(DEFAULT_PINNED_CALLS)),
+        }
     }
 }
 
 impl Quotas {
-    /// The limits of a ledger: a tenant's (the defaults for a tenant not seen yet), or a tenant's
-    /// pins'.
+    /// The limits of a ledger: a tenant's (the operator's defaults for a tenant without its own), or
+    /// a tenant's pins'.
     pub fn limits(&self, ledger: &str) -> Limits {
         if ledger.ends_with(PINS_LEDGER) {
             return self.pins.read().map_or_else(|_| pin_limits(DEFAULT_PINNED_CALLS), |p| *p);
         }
-        self.tenants.read().ok().and_then(|t| t.get(ledger).copied()).unwrap_or_default()
+        let own = self.tenants.read().ok().and_then(|t| t.get(ledger).copied());
+        own.unwrap_or_else(|| self.default.read().map_or_else(|_| Limits::default(), |d| *d))
+    }
+
+    /// The operator's defaults for tenants whose `tenant.toml` sets no state quota.
+    pub fn set_default(&self, limits: Limits) {
+        if let Ok(mut d) = self.default.write() {
+            *d = limits;
+        }
+    }
+
+    /// Every tenant's own quota, from its `[limits]` (`None` where it keeps the operator's
+    /// default); tenants not listed fall back to the defaults.
+    pub fn set_tenants<'a>(&self, tenants: impl Iterator<Item = (&'a str, Option<u64>, Option<u64>)>) {
+        let default = self.default.read().map_or_else(|_| Limits::default(), |d| *d);
+        let resolved: HashMap<String, Limits> = tenants
+            .filter(|(_, keys, mib)| keys.is_some() || mib.is_some())
+            .map(|(name, keys, mib)| {
+                let limits =
+                    Limits { keys: keys.unwrap_or(default.keys), bytes: mib.map_or(default.bytes, |m| m << 20) };
+                (name.to_owned(), limits)
+            })
+            .collect();
+        if let Ok(mut t) = self.tenants.write() {
+            *t = resolved;
+        }
     }
 
     /// Bounds every tenant's pins to `calls` pinned calls.
     pub fn set_pinned_calls(&self, calls: u64) {
         if let Ok(mut p) = self.pins.write() {
             *p = pin_limits(calls);
-        }
-    }
-
-    /// Sets the limits of `tenant` (cheap when they did not change).
-    pub fn set(&self, tenant: &str, limits: Limits) {
-        if self.tenants.read().ok().and_then(|t| t.get(tenant).copied()) == Some(limits) {
-            return;
-        }
-        if let Ok(mut t) = self.tenants.write() {
-            t.insert(tenant.to_owned(), limits);
         }
     }
 }

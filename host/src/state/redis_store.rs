@@ -1,5 +1,7 @@
 //! State in Redis (or Valkey), for several hosts behind a load balancer. Keys are the namespace
-//! prefix under `ncco:`; expiry is Redis's own (`PX`). The connection manager reconnects by itself.
+//! prefix under `ncco:`; expiry is Redis's own (`PX`). Every write is one run of
+//! `redis_write.lua`, which also keeps the ledger (quota) of counted entries. The connection
+//! manager reconnects by itself.
 
 use std::time::Duration;
 
@@ -94,19 +96,24 @@ impl RedisStore {
         Ok(RedisStore { conn, quotas: std::sync::Arc::default() })
     }
 
-    /// Runs `op` on the entry `k` of `ns` (an accounted namespace of `tenant`) with its quota.
-    async fn write_charged<T: redis::FromRedisValue>(
+    /// Runs `op` on the entry `k` of `ns` in one script, counting it against the namespace's ledger
+    /// (a tenant's state or pins) when it has one.
+    async fn write<T: redis::FromRedisValue>(
         &self,
-        tenant: &str,
         ns: &Namespace,
         k: &str,
         op: Op<'_>,
         ttl: Option<Duration>,
     ) -> Result<T, StateError> {
-        let limits = self.quotas.limits(tenant);
-        let [usage, sizes, expiry] = usage_keys(tenant);
         let mut call = WRITE.key(key(ns, k));
-        call.key(usage).key(sizes).key(expiry);
+        let limits = match accounted(ns) {
+            Some(ledger) => {
+                let [usage, sizes, expiry] = usage_keys(&ledger);
+                call.key(usage).key(sizes).key(expiry);
+                self.quotas.limits(&ledger)
+            }
+            None => super::Limits { keys: u64::MAX, bytes: u64::MAX },
+        };
         let (name, value, cas): (&str, Vec<u8>, Option<Swap<'_>>) = match op {
             Op::Set(v) => ("set", v.to_vec(), None),
             Op::Delete => ("del", Vec::new(), None),
@@ -152,25 +159,6 @@ impl RedisStore {
     }
 }
 
-/// Compare-and-set in one step on the server. KEYS[1]; ARGV: expected present (1/0), expected,
-/// new present (1/0), new, ttl ms (0: none).
-const COMPARE_AND_SET: &str = r"
-local cur = redis.call('GET', KEYS[1])
-if ARGV[1] == '0' then
-  if cur then return 0 end
-elseif cur ~= ARGV[2] then
-  return 0
-end
-if ARGV[3] == '0' then
-  redis.call('DEL', KEYS[1])
-elseif tonumber(ARGV[5]) > 0 then
-  redis.call('SET', KEYS[1], ARGV[4], 'PX', ARGV[5])
-else
-  redis.call('SET', KEYS[1], ARGV[4])
-end
-return 1
-";
-
 /// The quota refusal `redis_write.lua` answered, if that is what `e` is.
 fn quota_refusal(e: &redis::RedisError) -> Option<QuotaExceeded> {
     let detail = e.detail().or(e.code()).unwrap_or_default();
@@ -210,30 +198,15 @@ impl StateStore for RedisStore {
 
     fn set<'a>(&'a self, ns: &'a Namespace, k: &'a str, value: Vec<u8>, ttl: Option<Duration>) -> StateFuture<'a, ()> {
         Box::pin(async move {
-            if let Some(tenant) = accounted(ns) {
-                let _: i64 = self.write_charged(&tenant, ns, k, Op::Set(&value), ttl).await?;
-                return Ok(());
-            }
-            let mut conn = self.conn.clone();
-            let full = key(ns, k);
-            match ttl {
-                Some(t) => {
-                    let ms = u64::try_from(t.as_millis()).unwrap_or(u64::MAX).max(1);
-                    conn.pset_ex::<_, _, ()>(full, value, ms).await.map_err(err)
-                }
-                None => conn.set::<_, _, ()>(full, value).await.map_err(err),
-            }
+            let _: i64 = self.write(ns, k, Op::Set(&value), ttl).await?;
+            Ok(())
         })
     }
 
     fn delete<'a>(&'a self, ns: &'a Namespace, k: &'a str) -> StateFuture<'a, ()> {
         Box::pin(async move {
-            if let Some(tenant) = accounted(ns) {
-                let _: i64 = self.write_charged(&tenant, ns, k, Op::Delete, None).await?;
-                return Ok(());
-            }
-            let mut conn = self.conn.clone();
-            conn.del::<_, ()>(key(ns, k)).await.map_err(err)
+            let _: i64 = self.write(ns, k, Op::Delete, None).await?;
+            Ok(())
         })
     }
 
@@ -244,21 +217,8 @@ impl StateStore for RedisStore {
         value: Vec<u8>,
         ttl: Option<Duration>,
     ) -> StateFuture<'a, bool> {
-        Box::pin(async move {
-            if let Some(tenant) = accounted(ns) {
-                let stored: i64 = self.write_charged(&tenant, ns, k, Op::SetIfAbsent(&value), ttl).await?;
-                return Ok(stored == 1);
-            }
-            let mut conn = self.conn.clone();
-            // SET NX [PX]: one atomic step, so several hosts agree on who was first.
-            let mut cmd = redis::cmd("SET");
-            cmd.arg(key(ns, k)).arg(value).arg("NX");
-            if let Some(t) = ttl {
-                cmd.arg("PX").arg(u64::try_from(t.as_millis()).unwrap_or(u64::MAX).max(1));
-            }
-            let stored: Option<String> = cmd.query_async(&mut conn).await.map_err(err)?;
-            Ok(stored.is_some())
-        })
+        // One atomic step, so several hosts agree on who was first.
+        Box::pin(async move { Ok(self.write::<i64>(ns, k, Op::SetIfAbsent(&value), ttl).await? == 1) })
     }
 
     fn increment<'a>(
@@ -269,25 +229,8 @@ impl StateStore for RedisStore {
         ttl: Option<Duration>,
     ) -> StateFuture<'a, Option<i64>> {
         Box::pin(async move {
-            if let Some(tenant) = accounted(ns) {
-                let next: Option<String> = self.write_charged(&tenant, ns, k, Op::Increment(delta), ttl).await?;
-                return Ok(next.and_then(|n| n.parse().ok()));
-            }
-            let mut conn = self.conn.clone();
-            let full = key(ns, k);
-            // MULTI: create the key at 0 with its TTL if absent, then INCRBY (which keeps a TTL).
-            let mut pipe = redis::pipe();
-            pipe.atomic();
-            let create = pipe.cmd("SET").arg(&full).arg(0).arg("NX");
-            if let Some(t) = ttl {
-                create.arg("PX").arg(u64::try_from(t.as_millis()).unwrap_or(u64::MAX).max(1));
-            }
-            pipe.ignore().cmd("INCRBY").arg(&full).arg(delta);
-            match pipe.query_async::<(i64,)>(&mut conn).await {
-                Ok((n,)) => Ok(Some(n)),
-                Err(e) if e.to_string().contains("not an integer") => Ok(None),
-                Err(e) => Err(err(e)),
-            }
+            let next: Option<String> = self.write(ns, k, Op::Increment(delta), ttl).await?;
+            Ok(next.and_then(|n| n.parse().ok()))
         })
     }
 
@@ -300,26 +243,8 @@ impl StateStore for RedisStore {
         ttl: Option<Duration>,
     ) -> StateFuture<'a, bool> {
         Box::pin(async move {
-            if let Some(tenant) = accounted(ns) {
-                let op = Op::CompareAndSet { expected: expected.as_deref(), new: new.as_deref() };
-                let done: i64 = self.write_charged(&tenant, ns, k, op, ttl).await?;
-                return Ok(done == 1);
-            }
-            let mut conn = self.conn.clone();
-            let ttl_ms = ttl_ms(ttl);
-            let done: i64 = redis::cmd("EVAL")
-                .arg(COMPARE_AND_SET)
-                .arg(1)
-                .arg(key(ns, k))
-                .arg(u8::from(expected.is_some()))
-                .arg(expected.unwrap_or_default())
-                .arg(u8::from(new.is_some()))
-                .arg(new.unwrap_or_default())
-                .arg(ttl_ms)
-                .query_async(&mut conn)
-                .await
-                .map_err(err)?;
-            Ok(done == 1)
+            let op = Op::CompareAndSet { expected: expected.as_deref(), new: new.as_deref() };
+            Ok(self.write::<i64>(ns, k, op, ttl).await? == 1)
         })
     }
 

@@ -1,7 +1,9 @@
--- One write to a plugin's state and its tenant's quota, in one atomic step (see quota.rs).
+-- One state write and, for an entry counted against a ledger (a tenant's state or pins), the
+-- ledger's usage, in one atomic step (see quota.rs). Every write of the Redis store goes here.
 --
--- KEYS[1] the entry; KEYS[2] the tenant's usage (hash: keys, bytes); KEYS[3] the size of each
--- counted entry (hash: entry -> bytes); KEYS[4] when counted entries expire (sorted set).
+-- KEYS[1] the entry; for a counted entry also KEYS[2] the ledger's usage (hash: keys, bytes),
+-- KEYS[3] the size of each counted entry (hash: entry -> bytes), KEYS[4] when counted entries
+-- expire (sorted set). With KEYS[1] alone, the write is not counted.
 -- ARGV[1] op: set, del, setnx, incr, cas; ARGV[2] now (Unix ms); ARGV[3] most keys; ARGV[4] most
 -- bytes; ARGV[5] ttl ms (0: none); ARGV[6] the value (incr: the delta); ARGV[7] what the entry's key
 -- costs; cas: ARGV[8] expected present (1/0), ARGV[9] expected, ARGV[10] new present (1/0).
@@ -11,6 +13,7 @@ local entry, usage, sizes, expiry = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
 local op, now = ARGV[1], tonumber(ARGV[2])
 local max_keys, max_bytes, ttl = tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[5])
 local key_cost = tonumber(ARGV[7])
+local counted = #KEYS == 4
 
 local function release(k)
   local size = redis.call('HGET', sizes, k)
@@ -24,23 +27,26 @@ end
 
 -- Counted entries whose expiry passed: released when Redis expired them, filed again when their
 -- expiry moved (a bounded number per write, so a tenant's writes keep its figure current).
-for _, k in ipairs(redis.call('ZRANGEBYSCORE', expiry, '-inf', now, 'LIMIT', 0, 64)) do
-  local left = redis.call('PTTL', k)
-  if left > 0 then
-    redis.call('ZADD', expiry, now + left, k)
-  elseif left == -1 then
-    redis.call('ZREM', expiry, k)
-  else
-    release(k)
+if counted then
+  for _, k in ipairs(redis.call('ZRANGEBYSCORE', expiry, '-inf', now, 'LIMIT', 0, 64)) do
+    local left = redis.call('PTTL', k)
+    if left > 0 then
+      redis.call('ZADD', expiry, now + left, k)
+    elseif left == -1 then
+      redis.call('ZREM', expiry, k)
+    else
+      release(k)
+    end
   end
-end
-if redis.call('EXISTS', entry) == 0 then
-  release(entry)
+  if redis.call('EXISTS', entry) == 0 then
+    release(entry)
+  end
 end
 
 -- Charges turning the entry into one with a value of `len` bytes (nil: removed); an error reply
 -- when that grows the tenant past its quota (nothing changed), else nil.
 local function charge(len)
+  if not counted then return nil end
   local old = tonumber(redis.call('HGET', sizes, entry) or '-1')
   local size = -1
   if len then size = key_cost + len end
@@ -68,10 +74,10 @@ end
 local function store(value)
   if ttl > 0 then
     redis.call('SET', entry, value, 'PX', ttl)
-    redis.call('ZADD', expiry, now + ttl, entry)
+    if counted then redis.call('ZADD', expiry, now + ttl, entry) end
   else
     redis.call('SET', entry, value)
-    redis.call('ZREM', expiry, entry)
+    if counted then redis.call('ZREM', expiry, entry) end
   end
 end
 
