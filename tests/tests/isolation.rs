@@ -138,6 +138,7 @@ fn a_tenant_exhausting_its_memory_share_fails_only_its_own_calls() {
         t.join().unwrap();
     }
     assert_eq!(good_failures.load(Ordering::Relaxed), 0);
+    assert!(host.wait_for_log("kind=tenant-memory-share"), "{}", host.log());
     let log = host.log();
     // The hoarder's failures name the real cause, against the hoarder.
     let share = log.lines().find(|l| l.contains("kind=tenant-memory-share")).unwrap_or_else(|| panic!("{log}"));

@@ -116,7 +116,7 @@ fn swapping_a_plugin_under_load_drops_no_request_and_the_new_version_answers() {
     assert!(old > 0 && new > 0, "old {old}, new {new}");
     let r = get(&url).unwrap();
     assert_eq!(r.json().unwrap()[0]["text"], "well behaved");
-    assert!(host.log().contains("plugin loaded"), "reloads are logged");
+    assert!(host.wait_for_log("plugin loaded"), "reloads are logged");
 }
 
 #[test]

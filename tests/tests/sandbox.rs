@@ -87,7 +87,7 @@ fn every_hostile_plugin_gets_its_fallback_while_a_good_app_answers() {
     // A stdout flood (about 150 KB) is capped at the app's log size, not fatal.
     let r = get(&host.url("/hostile/log-flood/answer")).unwrap();
     assert_eq!(r.json().unwrap()[0]["text"], "flooded", "{}", host.log());
-    assert!(host.log().contains("dropped_bytes="), "{}", host.log());
+    assert!(host.wait_for_log("dropped_bytes="), "{}", host.log());
 
     // A plugin importing the filesystem and sockets is refused at load time, with a clear message,
     // and its callers still hear the default fallback.
@@ -117,7 +117,7 @@ fn every_hostile_plugin_gets_its_fallback_while_a_good_app_answers() {
         "kind=invalid-ncco",
         "kind=too-much-data",
     ] {
-        assert!(log.contains(kind), "no {kind} in the log:\n{log}");
+        assert!(host.wait_for_log(kind), "no {kind} in the log:\n{log}");
     }
 }
 

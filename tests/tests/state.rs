@@ -137,7 +137,7 @@ fn a_call_stays_on_the_version_that_answered_it() {
         assert!(Instant::now() < until, "the old version was never unloaded");
         std::thread::sleep(Duration::from_millis(50));
     }
-    assert!(host.log().contains("retired version unloaded"));
+    assert!(host.wait_for_log("retired version unloaded"), "{}", host.log());
 }
 
 fn concurrent_increments(extra: &[&str]) {
