@@ -29,6 +29,59 @@ pub enum Command {
     /// when the call ran and every expectation held, 1 when an NCCO was invalid or an expectation
     /// failed, 2 for bad usage or an unreachable answer server.
     Simulate(SimulateArgs),
+    /// Upload a plugin (a `.wasm`, or a crate folder, built first) to a host's deploy API as a new
+    /// version of an app, optionally with its config, and activate it.
+    Deploy(DeployArgs),
+    /// List an app's versions on a host's deploy API.
+    Versions(VersionsArgs),
+    /// Make an app's previously active version active again.
+    Rollback(AppTarget),
+}
+
+/// Which host, credential, tenant and app a deploy command is about.
+#[derive(Debug, Args)]
+pub struct AppTarget {
+    /// The host's admin base URL (`--admin-listen`, or its one port), e.g. `http://127.0.0.1:8080`.
+    #[arg(long, value_name = "URL")]
+    pub url: String,
+    /// The operator's or the tenant's API token.
+    #[arg(long, value_name = "TOKEN", env = "NCCO_TOKEN", hide_env_values = true)]
+    pub token: Option<String>,
+    /// The tenant.
+    #[arg(long, value_name = "TENANT")]
+    pub tenant: String,
+    /// The app.
+    #[arg(long, value_name = "APP")]
+    pub app: String,
+}
+
+/// `ncco-host deploy --url URL --token TOKEN --tenant T --app A (FILE.wasm | CRATE_DIR) [--activate]
+/// [--config app.toml]`
+#[derive(Debug, Args)]
+pub struct DeployArgs {
+    /// Host, token, tenant and app.
+    #[command(flatten)]
+    pub target: AppTarget,
+    /// The component (`.wasm`), or a plugin crate folder (built for wasm32-wasip2 first).
+    #[arg(value_name = "FILE.wasm | CRATE_DIR")]
+    pub path: PathBuf,
+    /// Make the new version active.
+    #[arg(long)]
+    pub activate: bool,
+    /// Set the app's configuration from this `app.toml` first.
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+}
+
+/// `ncco-host versions --url URL --token TOKEN --tenant T --app A [--json]`
+#[derive(Debug, Args)]
+pub struct VersionsArgs {
+    /// Host, token, tenant and app.
+    #[command(flatten)]
+    pub target: AppTarget,
+    /// Print the API's JSON instead of a table.
+    #[arg(long)]
+    pub json: bool,
 }
 
 /// What `serve` and `dev` share: where to listen, the public URL, the data directory and state.
@@ -73,6 +126,9 @@ pub struct ServeArgs {
     /// A TOML file with the same settings and operator limits; the command line wins.
     #[arg(long, value_name = "FILE")]
     pub config: Option<PathBuf>,
+    /// Serve the admin, deploy and inspector routes on this address, and not on the webhook port.
+    #[arg(long, value_name = "ADDR")]
+    pub admin_listen: Option<SocketAddr>,
 }
 
 /// `ncco-host check [--strict] [--json] FILE...`

@@ -108,7 +108,7 @@ impl Default for Limits {
 }
 
 /// Ceilings for the app limits (operator maxima, lowered per tenant by `tenant.toml`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, serde::Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct Ceilings {
     /// Most `timeout_ms`.
@@ -225,6 +225,54 @@ pub struct TenantConfig {
     /// Ceilings for the limits of this tenant's apps.
     #[serde(default)]
     pub limits: Option<Ceilings>,
+    /// The tenant's API tokens, by the hex SHA-256 of each (the tokens themselves are never
+    /// stored): each reaches this tenant's deploy API, and its calls in the inspector.
+    #[serde(default)]
+    pub api_token_sha256: Vec<TokenHash>,
+}
+
+/// One API token, by its SHA-256: a bare hex string, or `{ name = "ci", sha256 = "<hex>" }` (the
+/// name is what the version list says deployed it).
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, serde::Serialize)]
+#[serde(untagged)]
+pub enum TokenHash {
+    /// The hex SHA-256 alone.
+    Bare(String),
+    /// A named token.
+    Named {
+        /// Shown as the deployer.
+        name: String,
+        /// The hex SHA-256.
+        sha256: String,
+    },
+}
+
+impl TokenHash {
+    /// The hex SHA-256, in lower case.
+    pub fn sha256(&self) -> String {
+        match self {
+            TokenHash::Bare(h) | TokenHash::Named { sha256: h, .. } => h.to_ascii_lowercase(),
+        }
+    }
+
+    /// Who this token is, for the version list: its name, or the first 12 hex digits of its hash.
+    pub fn label(&self) -> String {
+        match self {
+            TokenHash::Named { name, .. } => name.clone(),
+            TokenHash::Bare(h) => format!("token sha256:{}", &h.to_ascii_lowercase()[..12.min(h.len())]),
+        }
+    }
+}
+
+/// Checks a configured token hash: 64 hex digits.
+pub fn check_token_hash(file: &Path, key: &str, hash: &str) -> Result<(), ConfigError> {
+    if hash.len() != 64 || !hash.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return Err(ConfigError::new(
+            file,
+            format!("`{key}` must be the hex SHA-256 of the token (64 hex digits), not the token itself"),
+        ));
+    }
+    Ok(())
 }
 
 impl TenantConfig {
@@ -244,6 +292,14 @@ impl TenantConfig {
             && secret.len() < 4
         {
             return Err(ConfigError::new(file, "`signature_secret` is too short (at least 4 bytes, 32 advised)"));
+        }
+        for (i, t) in config.api_token_sha256.iter().enumerate() {
+            check_token_hash(file, &format!("api_token_sha256[{i}]"), &t.sha256())?;
+            if let TokenHash::Named { name, .. } = t
+                && (name.is_empty() || name.len() > 64 || name.chars().any(char::is_control))
+            {
+                return Err(ConfigError::new(file, format!("`api_token_sha256[{i}].name` must be 1 to 64 printable characters")));
+            }
         }
         if let Some(c) = &config.limits {
             let max = Ceilings::default();
@@ -431,6 +487,12 @@ pub struct ServeFile {
     pub signature_window_secs: Option<u64>,
     /// State backend: `redis://HOST:PORT/DB`, `memory`, or a redb file.
     pub state: Option<String>,
+    /// The hex SHA-256 of the operator's token (the token itself is never stored): it reaches
+    /// `/_admin`, every tenant's deploy API and the inspector. Without it those answer loopback
+    /// clients only.
+    pub admin_token_sha256: Option<String>,
+    /// Serve the admin, deploy and inspector routes on this address instead of the webhook port.
+    pub admin_listen: Option<SocketAddr>,
 }
 
 impl ServeFile {
@@ -485,6 +547,9 @@ impl ServeFile {
         if let Some(n) = parsed.signature_window_secs {
             check_range(file, "signature_window_secs", n, 1, 10 * 366 * 86_400)?;
         }
+        if let Some(h) = &parsed.admin_token_sha256 {
+            check_token_hash(file, "admin_token_sha256", h)?;
+        }
         Ok(parsed)
     }
 }
@@ -530,6 +595,10 @@ pub struct ServeConfig {
     pub signature_window: Duration,
     /// Where state and pins live; `None` means `<data_dir>/state.redb`.
     pub state: Option<crate::state::StateBackend>,
+    /// The hex SHA-256 (lower case) of the operator's token, if one is configured.
+    pub admin_token_sha256: Option<String>,
+    /// Where the admin, deploy and inspector routes listen, when not on the webhook port.
+    pub admin_listen: Option<SocketAddr>,
 }
 
 /// What a tenant may use of the host's shared capacity, resolved from its `tenant.toml` and the
@@ -587,6 +656,8 @@ impl ServeConfig {
             max_body_bytes: DEFAULT_MAX_BODY_BYTES,
             signature_window: Duration::from_secs(DEFAULT_SIGNATURE_WINDOW_SECS),
             state: None,
+            admin_token_sha256: None,
+            admin_listen: None,
         }
     }
 }

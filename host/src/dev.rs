@@ -95,10 +95,28 @@ pub fn ensure_wasm_target() {
     }
 }
 
+/// Which cargo profile a plugin is built with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Profile {
+    /// `--release`: quick rebuilds while developing.
+    Dev,
+    /// For a deploy: the workspace's `plugin` profile (small and stripped) when it defines one,
+    /// else `--release`.
+    Deploy,
+}
+
 /// Builds one plugin with cargo (progress and errors on this terminal) and returns its `.wasm`.
-pub fn build(plugin: &DevPlugin) -> Result<PathBuf, String> {
+pub fn build(plugin: &DevPlugin, profile: Profile) -> Result<PathBuf, String> {
+    let has_plugin_profile = workspace_root(&plugin.dir)
+        .or_else(|| Some(plugin.dir.clone()))
+        .and_then(|root| std::fs::read_to_string(root.join("Cargo.toml")).ok())
+        .is_some_and(|t| t.contains("[profile.plugin]"));
+    let profile_args: &[&str] =
+        if profile == Profile::Deploy && has_plugin_profile { &["--profile", "plugin"] } else { &["--release"] };
     let output = Command::new(cargo())
-        .args(["build", "--release", "--target", WASM_TARGET, "--message-format", "json-render-diagnostics"])
+        .arg("build")
+        .args(profile_args)
+        .args(["--target", WASM_TARGET, "--message-format", "json-render-diagnostics"])
         .arg("--manifest-path")
         .arg(plugin.dir.join("Cargo.toml"))
         .stdout(Stdio::piped())
@@ -129,7 +147,7 @@ fn publish(src: &Path, dst: &Path) -> std::io::Result<()> {
 /// Builds `plugin` and publishes its `.wasm` (and `app.toml`) into the tenant folder `tenant_dir`.
 pub fn build_and_publish(plugin: &DevPlugin, tenant_dir: &Path) -> Result<(), String> {
     sync_config(plugin, tenant_dir);
-    let wasm = build(plugin)?;
+    let wasm = build(plugin, Profile::Dev)?;
     publish(&wasm, &tenant_dir.join(format!("{}.wasm", plugin.name)))
         .map_err(|e| format!("cannot publish {}: {e}", plugin.name))
 }

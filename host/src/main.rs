@@ -25,6 +25,9 @@ fn main() -> ExitCode {
             }
         },
         Command::Simulate(args) => run_simulate(&args),
+        Command::Deploy(args) => ncco_host::client::deploy(&args),
+        Command::Versions(args) => ncco_host::client::versions(&args),
+        Command::Rollback(target) => ncco_host::client::rollback(&target),
         Command::Dev(args) => match run_dev(args) {
             Ok(()) => ExitCode::SUCCESS,
             Err(e) => {
@@ -104,6 +107,8 @@ fn resolve(args: ServeArgs) -> anyhow::Result<ServeConfig> {
     if let Some(secs) = file.signature_window_secs {
         config.signature_window = std::time::Duration::from_secs(secs);
     }
+    config.admin_token_sha256 = file.admin_token_sha256.map(|h| h.to_ascii_lowercase());
+    config.admin_listen = args.admin_listen.or(file.admin_listen);
     Ok(config)
 }
 
@@ -173,10 +178,33 @@ fn run_host<G>(config: &ServeConfig, ready: impl FnOnce(&str) -> anyhow::Result<
             .with_context(|| format!("cannot listen on {}", config.listen))?;
         let addr = listener.local_addr()?;
         let public_url = config.public_url.clone().unwrap_or_else(|| format!("http://{addr}"));
+        let admin = match config.admin_listen {
+            Some(at) => Some(tokio::net::TcpListener::bind(at).await.with_context(|| format!("cannot listen on {at}"))?),
+            None => None,
+        };
         let host = Host::start(config, public_url.clone()).await?;
         let _guard = ready(&public_url)?;
+        // One signal stops both listeners.
+        let (stop, stopped) = tokio::sync::watch::channel(false);
+        tokio::spawn(async move {
+            shutdown_signal().await;
+            let _ = stop.send(true);
+        });
+        let until = |mut rx: tokio::sync::watch::Receiver<bool>| async move {
+            let _ = rx.wait_for(|s| *s).await;
+        };
+        let admin_task = match admin {
+            Some(listener) => {
+                println!("admin listening on http://{}", listener.local_addr()?);
+                Some(tokio::spawn(serve(listener, host.admin_router(), until(stopped.clone()), host.connection_limits())))
+            }
+            None => None,
+        };
         println!("listening on http://{addr}");
-        serve(listener, host.router(), shutdown_signal(), host.connection_limits()).await?;
+        serve(listener, host.router(), until(stopped), host.connection_limits()).await?;
+        if let Some(task) = admin_task {
+            task.await??;
+        }
         tracing::info!("shut down");
         Ok(())
     })

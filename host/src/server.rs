@@ -44,8 +44,31 @@ impl Host {
         tracing::info!("plugin state in {backend:?}");
         state.quotas().set_default(config.tenant_state);
         state.quotas().set_pinned_calls(config.tenant_max_pinned_calls);
-        let registry = Arc::new(Registry::new(config.plugins.clone(), runtime, Arc::clone(&state)));
+        // With Redis, deployments are shared: this host mirrors them into its data directory.
+        let shared_deploys = match &backend {
+            crate::state::StateBackend::Redis(url) => Some(
+                crate::deploy::shared::RedisDeploy::connect(url, &config.data_dir)
+                    .await
+                    .map_err(|e| anyhow::anyhow!("cannot reach the shared deploy store {url}: {e}"))?,
+            ),
+            _ => None,
+        };
+        let mut roots = vec![config.plugins.clone()];
+        roots.extend(shared_deploys.as_ref().map(|d| d.mirror().to_path_buf()));
+        let registry = Arc::new(Registry::new(roots, runtime, Arc::clone(&state)));
         let watcher = watch::spawn(Arc::clone(&registry))?;
+        let deploy = match shared_deploys {
+            Some(d) => {
+                let d = Arc::new(d);
+                // The mirror as Redis has it now (or, while Redis is away, as last mirrored).
+                if let Err(e) = d.sync(&registry).await {
+                    tracing::warn!("deploy: cannot mirror the shared deployments at start ({e}); serving the last mirror");
+                }
+                Arc::clone(&d).follow(Arc::clone(&registry));
+                crate::deploy::Deployments::in_redis(Arc::clone(&registry), d)
+            }
+            None => crate::deploy::Deployments::in_tree(Arc::clone(&registry)),
+        };
         registry.reload().await;
         // Files written just before the start are served once settled, before the first request
         // (a file a writer keeps open waits for its close, as always, without holding the start).
@@ -63,6 +86,7 @@ impl Host {
             max_body_bytes: config.max_body_bytes,
             signature_window: config.signature_window,
             config: config.clone(),
+            deploy: Arc::new(deploy),
         });
         Ok(Host { registry, shared, _watcher: watcher })
     }
@@ -75,9 +99,19 @@ impl Host {
         }
     }
 
-    /// The HTTP surface of this host.
+    /// The HTTP surface of this host: every route, or only the webhooks when the admin routes
+    /// listen apart (`admin_listen`).
     pub fn router(&self) -> Router {
-        http::router(Arc::clone(&self.shared))
+        if self.shared.config.admin_listen.is_some() {
+            http::webhook_router(Arc::clone(&self.shared))
+        } else {
+            http::router(Arc::clone(&self.shared))
+        }
+    }
+
+    /// The admin, deploy and inspector routes, for their own listener.
+    pub fn admin_router(&self) -> Router {
+        http::admin_router(Arc::clone(&self.shared))
     }
 }
 

@@ -174,7 +174,7 @@ pub async fn serve(
         };
         // Reap finished connection tasks so the set does not grow.
         while tasks.try_join_next().is_some() {}
-        let (stream, _peer) = match accepted {
+        let (stream, peer) = match accepted {
             Ok(a) => a,
             Err(e) if too_many_files(&e) => {
                 let closed = tracker.evict_idle(64);
@@ -207,7 +207,9 @@ pub async fn serve(
         tasks.spawn(async move {
             let service = {
                 let (conn, tracker) = (Arc::clone(&conn), Arc::clone(&tracker));
-                hyper::service::service_fn(move |req: hyper::Request<Incoming>| {
+                hyper::service::service_fn(move |mut req: hyper::Request<Incoming>| {
+                    // Who is calling, for routes that answer loopback clients only.
+                    req.extensions_mut().insert(axum::extract::ConnectInfo(peer));
                     let busy = Busy::new(&conn, &tracker);
                     let router = router.clone();
                     async move {

@@ -33,6 +33,21 @@ pub enum AppError {
     /// The host is at its concurrency limit, or the tenant cannot be served right now.
     #[error("{0}")]
     Unavailable(String),
+    /// The credential is valid but does not reach this.
+    #[error("{0}")]
+    Forbidden(String),
+    /// The request contradicts the current state.
+    #[error("{0}")]
+    Conflict(String),
+    /// What was sent cannot be used.
+    #[error("{0}")]
+    Unprocessable(String),
+    /// The body is not of a type this route takes.
+    #[error("{0}")]
+    UnsupportedMediaType(String),
+    /// Too many of these lately: try again later.
+    #[error("{0}")]
+    TooManyRequests(String),
 }
 
 impl AppError {
@@ -46,6 +61,11 @@ impl AppError {
             AppError::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
             AppError::Unauthorized(_) => StatusCode::UNAUTHORIZED,
             AppError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            AppError::Forbidden(_) => StatusCode::FORBIDDEN,
+            AppError::Conflict(_) => StatusCode::CONFLICT,
+            AppError::Unprocessable(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            AppError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            AppError::TooManyRequests(_) => StatusCode::TOO_MANY_REQUESTS,
         }
     }
 
@@ -59,6 +79,11 @@ impl AppError {
             AppError::MethodNotAllowed(_) => "method_not_allowed",
             AppError::Unauthorized(_) => "unauthorized",
             AppError::Unavailable(_) => "unavailable",
+            AppError::Forbidden(_) => "forbidden",
+            AppError::Conflict(_) => "conflict",
+            AppError::Unprocessable(_) => "unprocessable",
+            AppError::UnsupportedMediaType(_) => "unsupported_media_type",
+            AppError::TooManyRequests(_) => "too_many_requests",
         }
     }
 }
@@ -75,7 +100,7 @@ impl IntoResponse for AppError {
         if let AppError::MethodNotAllowed(allowed) = &self {
             response.headers_mut().insert(axum::http::header::ALLOW, axum::http::HeaderValue::from_static(allowed));
         }
-        if matches!(self, AppError::Unavailable(_)) {
+        if matches!(self, AppError::Unavailable(_) | AppError::TooManyRequests(_)) {
             response.headers_mut().insert(axum::http::header::RETRY_AFTER, axum::http::HeaderValue::from_static("1"));
         }
         response

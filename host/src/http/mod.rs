@@ -1,7 +1,9 @@
 //! The HTTP layer: routes, body and signature checks, and turning a plugin's outcome into the
 //! response Vonage expects. Knows nothing of wasmtime beyond the runtime's call interface.
 
+pub mod auth;
 pub mod connections;
+mod deploy;
 mod error;
 mod webhook;
 
@@ -11,7 +13,7 @@ use std::time::Duration;
 use axum::Router;
 use axum::extract::State;
 use axum::response::{IntoResponse, Json};
-use axum::routing::{get, post};
+use axum::routing::{get, post, put};
 
 pub use connections::ConnectionLimits;
 pub use error::AppError;
@@ -34,23 +36,55 @@ pub struct Shared {
     pub signature_window: Duration,
     /// The server's settings (tenant shares, timeouts).
     pub config: crate::config::ServeConfig,
+    /// The deploy API's store.
+    pub deploy: Arc<crate::deploy::Deployments>,
 }
 
 /// The router's state.
 pub type AppState = Arc<Shared>;
 
-/// The whole HTTP surface.
-pub fn router(state: AppState) -> Router {
+fn webhook_routes() -> Router<AppState> {
     Router::new()
-        .route("/healthz", get(healthz))
-        .route("/_admin/apps", get(admin_apps))
         .route("/{tenant}/{app}/answer", get(webhook::answer).post(webhook::answer))
         .route("/{tenant}/{app}/fallback", get(webhook::fallback).post(webhook::fallback))
         .route("/{tenant}/{app}/event", get(webhook::event).post(webhook::event))
         .route("/{tenant}/{app}/event/{callback}", get(webhook::event_callback).post(webhook::event_callback))
         .route("/{tenant}/{app}/rtc", post(webhook::rtc))
+}
+
+fn admin_routes() -> Router<AppState> {
+    Router::new()
+        .route("/_admin/apps", get(admin_apps))
+        .route("/v1/tenants", get(deploy::list_tenants))
+        .route("/v1/tenants/{tenant}", put(deploy::put_tenant).get(deploy::get_tenant).delete(deploy::delete_tenant))
+        .route("/v1/tenants/{tenant}/apps/{app}", axum::routing::delete(deploy::delete_app))
+        .route("/v1/tenants/{tenant}/apps/{app}/versions", put(deploy::upload).get(deploy::versions))
+        .route("/v1/tenants/{tenant}/apps/{app}/versions/{version}", axum::routing::delete(deploy::delete_version))
+        .route("/v1/tenants/{tenant}/apps/{app}/activate", post(deploy::activate))
+        .route("/v1/tenants/{tenant}/apps/{app}/rollback", post(deploy::rollback))
+        .route("/v1/tenants/{tenant}/apps/{app}/config", put(deploy::put_config).get(deploy::get_config))
+}
+
+fn finish(routes: Router<AppState>, state: AppState) -> Router {
+    routes
+        .route("/healthz", get(healthz))
         .with_state(state)
         .layer(tower_http::catch_panic::CatchPanicLayer::custom(panicked))
+}
+
+/// The webhook routes (and `/healthz`), for when the admin routes listen apart.
+pub fn webhook_router(state: AppState) -> Router {
+    finish(webhook_routes(), state)
+}
+
+/// The admin and deploy routes (and `/healthz`), behind tokens (see [`auth`]).
+pub fn admin_router(state: AppState) -> Router {
+    finish(admin_routes(), state)
+}
+
+/// Every route on one port.
+pub fn router(state: AppState) -> Router {
+    finish(webhook_routes().merge(admin_routes()), state)
 }
 
 /// A handler that panicked still answers: a JSON 500, never a dropped connection.
@@ -73,7 +107,12 @@ async fn healthz(State(shared): State<AppState>) -> axum::response::Response {
     }
 }
 
-async fn admin_apps(State(shared): State<AppState>) -> impl IntoResponse {
+async fn admin_apps(
+    State(shared): State<AppState>,
+    peer: auth::Peer,
+    headers: axum::http::HeaderMap,
+) -> Result<impl IntoResponse, AppError> {
+    auth::authorize(&shared, &headers, peer, auth::Need::Operator, "GET /_admin/apps")?;
     let snapshot = shared.registry.snapshot();
     let runtime = shared.registry.runtime();
     let mut tenants: Vec<serde_json::Value> = snapshot
@@ -109,7 +148,7 @@ async fn admin_apps(State(shared): State<AppState>) -> impl IntoResponse {
         };
         entry["max_pinned_calls"] = serde_json::json!(shared.config.tenant_max_pinned_calls);
     }
-    Json(serde_json::json!({
+    Ok(Json(serde_json::json!({
         "apps": shared.registry.status(),
         "tenants": tenants,
         "ignored": snapshot.ignored,
@@ -119,5 +158,5 @@ async fn admin_apps(State(shared): State<AppState>) -> impl IntoResponse {
         "memory_in_use_bytes": runtime.memory_in_use(),
         "memory_budget_bytes": runtime.memory_budget(),
         "instance_slots": runtime.scheduler().slots(),
-    }))
+    })))
 }

@@ -92,7 +92,9 @@ impl Snapshot {
 /// The registry of everything the host serves.
 #[derive(Debug)]
 pub struct Registry {
-    root: PathBuf,
+    /// The plugin tree, then the trees written by the deploy API's sync (a tenant in an earlier
+    /// tree hides one of the same name in a later one).
+    roots: Vec<PathBuf>,
     runtime: Arc<Runtime>,
     pins: Pins,
     /// The state backend, whose quotas follow the tenants' configuration.
@@ -132,10 +134,11 @@ pub struct AppStatus {
 }
 
 impl Registry {
-    /// A registry over `root`, empty until [`Registry::reload`]. `state` holds the version pins.
-    pub fn new(root: PathBuf, runtime: Arc<Runtime>, state: Arc<dyn StateStore>) -> Self {
+    /// A registry over the trees `roots` (the plugin tree first), empty until [`Registry::reload`].
+    /// `state` holds the version pins.
+    pub fn new(roots: Vec<PathBuf>, runtime: Arc<Runtime>, state: Arc<dyn StateStore>) -> Self {
         Registry {
-            root,
+            roots,
             runtime,
             pins: Pins::new(Arc::clone(&state)),
             state,
@@ -163,9 +166,9 @@ impl Registry {
         &self.writes
     }
 
-    /// The plugin tree.
+    /// The plugin tree (the one the watcher watches).
     pub fn root(&self) -> &PathBuf {
-        &self.root
+        &self.roots[0]
     }
 
     /// The runtime plugins run in.
@@ -187,7 +190,7 @@ impl Registry {
             *started = Some(std::time::Instant::now());
         }
         let previous = self.live.load_full();
-        let mut next = scan::scan(&self.root, &self.runtime, &previous, &self.digests, &self.writes).await;
+        let mut next = scan::scan(&self.roots, &self.runtime, &previous, &self.digests, &self.writes).await;
         self.writes.prune();
         // Each tenant's state quota as its tenant.toml now says (tenants gone are dropped).
         self.state.quotas().set_tenants(next.tenants.values().map(|t| {

@@ -39,7 +39,6 @@ fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
-/// Reads the tree under `root` into a new snapshot.
 /// The SHA-256 of files already read, by stamp: a hard link or a copy of a served plugin that kept
 /// its stamp is neither read nor hashed again, and shares the loaded version.
 pub(super) type Digests = std::sync::Mutex<std::collections::HashMap<FileStamp, String>>;
@@ -137,8 +136,9 @@ impl Writes {
     }
 }
 
+/// Reads the trees under `roots` into a new snapshot.
 pub(super) async fn scan(
-    root: &Path,
+    roots: &[PathBuf],
     runtime: &Arc<Runtime>,
     previous: &Snapshot,
     digests: &Digests,
@@ -146,33 +146,44 @@ pub(super) async fn scan(
 ) -> Snapshot {
     let mut tenants = BTreeMap::new();
     let mut ignored = Vec::new();
-    let entries = match std::fs::read_dir(root) {
-        Ok(e) => e,
-        Err(e) => {
-            tracing::error!("cannot read the plugin directory {}: {e}", root.display());
-            return previous.clone();
-        }
-    };
-    let mut dirs: Vec<(String, PathBuf)> = Vec::new();
-    for entry in entries.filter_map(Result::ok) {
-        let Ok(kind) = entry.file_type() else { continue };
-        let name = entry.file_name().to_string_lossy().into_owned();
-        if kind.is_symlink() {
-            ignored.push(format!("{name}: a tenant folder that is a symlink is not served (make it a real folder)"));
-            continue;
-        }
-        if !kind.is_dir() {
-            continue;
-        }
-        if !valid_name(&name) {
-            if !name.starts_with('.') {
-                ignored.push(format!("{name}: not a usable tenant name ({NAME_RULE})"));
+    let mut dirs: BTreeMap<String, PathBuf> = BTreeMap::new();
+    for (i, root) in roots.iter().enumerate() {
+        let entries = match std::fs::read_dir(root) {
+            Ok(e) => e,
+            // The deploy sync's trees appear with their first tenant.
+            Err(e) if i > 0 && e.kind() == std::io::ErrorKind::NotFound => continue,
+            Err(e) => {
+                tracing::error!("cannot read the plugin directory {}: {e}", root.display());
+                return previous.clone();
             }
-            continue;
+        };
+        for entry in entries.filter_map(Result::ok) {
+            let Ok(kind) = entry.file_type() else { continue };
+            let name = entry.file_name().to_string_lossy().into_owned();
+            if kind.is_symlink() {
+                ignored.push(format!("{name}: a tenant folder that is a symlink is not served (make it a real folder)"));
+                continue;
+            }
+            if !kind.is_dir() {
+                continue;
+            }
+            if !valid_name(&name) {
+                if !name.starts_with('.') {
+                    ignored.push(format!("{name}: not a usable tenant name ({NAME_RULE})"));
+                }
+                continue;
+            }
+            if let Some(first) = dirs.get(&name) {
+                ignored.push(format!(
+                    "{}: not served: the tenant `{name}` is served from {}",
+                    entry.path().display(),
+                    first.display()
+                ));
+                continue;
+            }
+            dirs.insert(name, entry.path());
         }
-        dirs.push((name, entry.path()));
     }
-    dirs.sort();
     for (name, dir) in dirs {
         let before = previous.tenants.get(&name);
         let tenant = scan_tenant(&name, &dir, runtime, before.map(Arc::as_ref), &mut ignored, (digests, writes)).await;

@@ -7,7 +7,7 @@
 
 mod audio;
 mod call;
-mod clock;
+pub mod clock;
 mod connect;
 mod expect;
 mod ids;

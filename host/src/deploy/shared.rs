@@ -1,0 +1,441 @@
+//! Deployments in Redis, shared by every host on it.
+//!
+//! ```text
+//! ncco:/deploy/tenants               set of tenant names
+//! ncco:/deploy/tenant/<t>            the tenant's tenant.toml text
+//! ncco:/deploy/apps/<t>              set of the tenant's app names
+//! ncco:/deploy/app/<t>/<a>           the app's record (JSON): versions, active, history, config
+//! ncco:/deploy/blob/<t>/<hex>        a version's bytes, by SHA-256
+//! ncco:/deploy/generation            bumped by every change, published on ncco:/deploy/changed
+//! ```
+//!
+//! Every change is one script that checks what it replaces, so two hosts never overwrite each
+//! other. Each host mirrors the tenants and active versions into `<data-dir>/deployed/` (a tree the
+//! registry scans after the plugin directory): at once on a change it makes, on the pub/sub message
+//! of a change another host made, and by comparing the generation every second (pub/sub loses
+//! messages while a connection is down). Blobs are checked against their digest before they are
+//! mirrored; each host compiles them itself. While Redis is away the mirror stays as it is, so the
+//! host keeps serving, and every deploy answers 503.
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use redis::AsyncCommands;
+use redis::aio::{ConnectionManager, ConnectionManagerConfig};
+
+use super::tree::write_atomic;
+use super::{AppRecord, DeployError, Loaded, digest};
+use crate::registry::Registry;
+use crate::registry::scan::{TENANT_FILE, valid_name};
+
+const PREFIX: &str = "ncco:/deploy";
+/// The channel every change is announced on.
+pub const CHANNEL: &str = "ncco:/deploy/changed";
+/// How often the generation is compared, in case a message was lost.
+pub const RECONCILE_EVERY: Duration = Duration::from_secs(1);
+
+fn tenants_key() -> String {
+    format!("{PREFIX}/tenants")
+}
+fn tenant_key(t: &str) -> String {
+    format!("{PREFIX}/tenant/{t}")
+}
+fn apps_key(t: &str) -> String {
+    format!("{PREFIX}/apps/{t}")
+}
+fn app_key(t: &str, a: &str) -> String {
+    format!("{PREFIX}/app/{t}/{a}")
+}
+fn blob_key(t: &str, hex: &str) -> String {
+    format!("{PREFIX}/blob/{t}/{hex}")
+}
+fn generation_key() -> String {
+    format!("{PREFIX}/generation")
+}
+
+/// Replaces an app record if it still is what was read. KEYS: record, apps set, generation,
+/// tenant. ARGV: expected ("" = none), new ("" = delete), app name, channel. Returns 1 (swapped),
+/// 0 (moved), -1 (no such tenant).
+const SWAP: &str = r"
+if redis.call('EXISTS', KEYS[4]) == 0 then return -1 end
+local cur = redis.call('GET', KEYS[1])
+if cur == false then cur = '' end
+if cur ~= ARGV[1] then return 0 end
+if ARGV[2] == '' then
+  redis.call('DEL', KEYS[1])
+  redis.call('SREM', KEYS[2], ARGV[3])
+else
+  redis.call('SET', KEYS[1], ARGV[2])
+  redis.call('SADD', KEYS[2], ARGV[3])
+end
+redis.call('PUBLISH', ARGV[4], redis.call('INCR', KEYS[3]))
+return 1
+";
+
+/// Creates or replaces a tenant. KEYS: tenant, tenants set, generation. ARGV: text, name, channel.
+/// Returns 1 when the tenant is new.
+const PUT_TENANT: &str = r"
+local new = redis.call('EXISTS', KEYS[1]) == 0
+redis.call('SET', KEYS[1], ARGV[1])
+redis.call('SADD', KEYS[2], ARGV[2])
+redis.call('PUBLISH', ARGV[3], redis.call('INCR', KEYS[3]))
+if new then return 1 else return 0 end
+";
+
+/// Deletes a tenant with no apps. KEYS: tenant, tenants set, generation, apps set. ARGV: name,
+/// channel. Returns 1 (deleted), 0 (apps left), -1 (no such tenant).
+const DELETE_TENANT: &str = r"
+if redis.call('EXISTS', KEYS[1]) == 0 then return -1 end
+if redis.call('SCARD', KEYS[4]) > 0 then return 0 end
+redis.call('DEL', KEYS[1])
+redis.call('SREM', KEYS[2], ARGV[1])
+redis.call('PUBLISH', ARGV[2], redis.call('INCR', KEYS[3]))
+return 1
+";
+
+/// The shared deploy store and this host's mirror of it.
+pub struct RedisDeploy {
+    client: redis::Client,
+    conn: ConnectionManager,
+    /// The tree the registry scans for API-deployed tenants.
+    mirror: PathBuf,
+    /// Blobs fetched (checked against their digest), by digest.
+    blobs: PathBuf,
+    /// The generation last mirrored.
+    seen: std::sync::Mutex<Option<i64>>,
+    /// One sync at a time.
+    syncing: tokio::sync::Mutex<()>,
+}
+
+impl std::fmt::Debug for RedisDeploy {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RedisDeploy").field("mirror", &self.mirror).finish_non_exhaustive()
+    }
+}
+
+#[allow(clippy::needless_pass_by_value)] // used as `map_err(unavailable)`
+fn unavailable(e: redis::RedisError) -> DeployError {
+    DeployError::Unavailable(format!("the shared deploy store (Redis) cannot be reached: {e}; nothing was changed"))
+}
+
+impl RedisDeploy {
+    /// Connects to `url`; the mirror and fetched blobs go under `data_dir`.
+    pub async fn connect(url: &str, data_dir: &Path) -> anyhow::Result<Self> {
+        let client = redis::Client::open(url)?;
+        let config = ConnectionManagerConfig::new()
+            .set_connection_timeout(Some(Duration::from_millis(500)))
+            .set_response_timeout(Some(Duration::from_secs(10)))
+            .set_number_of_retries(1)
+            .set_max_delay(Duration::from_millis(500));
+        let conn = ConnectionManager::new_with_config(client.clone(), config).await?;
+        Ok(RedisDeploy {
+            client,
+            conn,
+            mirror: data_dir.join("deployed"),
+            blobs: data_dir.join("blobs"),
+            seen: std::sync::Mutex::new(None),
+            syncing: tokio::sync::Mutex::new(()),
+        })
+    }
+
+    /// The tree the registry scans for API-deployed tenants.
+    pub fn mirror(&self) -> &Path {
+        &self.mirror
+    }
+
+    /// The tenant's `tenant.toml` text, if the tenant exists.
+    pub async fn tenant(&self, tenant: &str) -> Result<Option<String>, DeployError> {
+        self.conn.clone().get(tenant_key(tenant)).await.map_err(unavailable)
+    }
+
+    /// Every tenant.
+    pub async fn tenants(&self) -> Result<Vec<String>, DeployError> {
+        let mut names: Vec<String> = self.conn.clone().smembers(tenants_key()).await.map_err(unavailable)?;
+        names.sort();
+        Ok(names)
+    }
+
+    /// The tenant's apps.
+    pub async fn apps(&self, tenant: &str) -> Result<Vec<String>, DeployError> {
+        let mut names: Vec<String> = self.conn.clone().smembers(apps_key(tenant)).await.map_err(unavailable)?;
+        names.sort();
+        Ok(names)
+    }
+
+    /// Creates or replaces a tenant; true when it is new.
+    pub async fn put_tenant(&self, tenant: &str, text: &str) -> Result<bool, DeployError> {
+        let created: i64 = redis::Script::new(PUT_TENANT)
+            .key(tenant_key(tenant))
+            .key(tenants_key())
+            .key(generation_key())
+            .arg(text)
+            .arg(tenant)
+            .arg(CHANNEL)
+            .invoke_async(&mut self.conn.clone())
+            .await
+            .map_err(unavailable)?;
+        Ok(created == 1)
+    }
+
+    /// Deletes a tenant without apps.
+    pub async fn delete_tenant(&self, tenant: &str) -> Result<(), DeployError> {
+        let done: i64 = redis::Script::new(DELETE_TENANT)
+            .key(tenant_key(tenant))
+            .key(tenants_key())
+            .key(generation_key())
+            .key(apps_key(tenant))
+            .arg(tenant)
+            .arg(CHANNEL)
+            .invoke_async(&mut self.conn.clone())
+            .await
+            .map_err(unavailable)?;
+        match done {
+            1 => Ok(()),
+            0 => Err(DeployError::Conflict("the tenant still has apps; delete them first".into())),
+            _ => Err(super::no_tenant(tenant)),
+        }
+    }
+
+    /// The app's record as stored.
+    pub async fn app(&self, tenant: &str, app: &str) -> Result<Loaded, DeployError> {
+        let raw: Option<String> = self.conn.clone().get(app_key(tenant, app)).await.map_err(unavailable)?;
+        let record = match &raw {
+            Some(text) => serde_json::from_str(text)
+                .map_err(|e| DeployError::Internal(format!("the app's deploy record does not parse: {e}")))?,
+            None => AppRecord::default(),
+        };
+        Ok(Loaded { record, raw })
+    }
+
+    /// Replaces the record `before` with `next` (`None`: deletes the app); false when it moved.
+    pub async fn swap_app(&self, tenant: &str, app: &str, before: &Loaded, next: Option<&AppRecord>) -> Result<bool, DeployError> {
+        let new = match next {
+            Some(r) => serde_json::to_string(r).map_err(|e| DeployError::Internal(e.to_string()))?,
+            None => String::new(),
+        };
+        let done: i64 = redis::Script::new(SWAP)
+            .key(app_key(tenant, app))
+            .key(apps_key(tenant))
+            .key(generation_key())
+            .key(tenant_key(tenant))
+            .arg(before.raw.as_deref().unwrap_or(""))
+            .arg(new)
+            .arg(app)
+            .arg(CHANNEL)
+            .invoke_async(&mut self.conn.clone())
+            .await
+            .map_err(unavailable)?;
+        match done {
+            -1 => Err(super::no_tenant(tenant)),
+            n => Ok(n == 1),
+        }
+    }
+
+    /// Keeps a version's bytes (already checked) by digest.
+    pub async fn put_blob(&self, tenant: &str, hex: &str, bytes: Vec<u8>) -> Result<(), DeployError> {
+        let _: () = self.conn.clone().set(blob_key(tenant, hex), bytes).await.map_err(unavailable)?;
+        Ok(())
+    }
+
+    /// Forgets a version's bytes (best effort: an orphan blob only costs space).
+    pub async fn delete_blob(&self, tenant: &str, hex: &str) {
+        let deleted: Result<(), _> = self.conn.clone().del(blob_key(tenant, hex)).await;
+        if let Err(e) = deleted {
+            tracing::warn!(tenant, "deploy: cannot delete the blob {hex}: {e}");
+        }
+    }
+
+    /// The local copy of a blob, fetched and checked if this host does not have it yet.
+    async fn local_blob(&self, tenant: &str, hex: &str) -> Result<PathBuf, String> {
+        let path = self.blobs.join(format!("{hex}.blob"));
+        if path.is_file() {
+            return Ok(path);
+        }
+        let bytes: Option<Vec<u8>> = self.conn.clone().get(blob_key(tenant, hex)).await.map_err(|e| e.to_string())?;
+        let bytes = bytes.ok_or_else(|| format!("the blob of {tenant}'s version {hex} is missing"))?;
+        if digest(&bytes) != hex {
+            return Err(format!("the blob of {tenant}'s version {hex} does not match its digest: not used"));
+        }
+        let target = path.clone();
+        tokio::task::spawn_blocking(move || write_atomic(&target, &bytes))
+            .await
+            .map_err(|e| e.to_string())?
+            .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+        Ok(path)
+    }
+
+    /// Mirrors the shared deployments into this host's tree and rescans it when anything changed.
+    pub async fn sync(&self, registry: &Registry) -> Result<(), String> {
+        let _one = self.syncing.lock().await;
+        let mut conn = self.conn.clone();
+        let generation: Option<i64> = conn.get(generation_key()).await.map_err(|e| e.to_string())?;
+        let names: Vec<String> = conn.smembers(tenants_key()).await.map_err(|e| e.to_string())?;
+        let mut wanted: BTreeMap<String, Tenant> = BTreeMap::new();
+        for name in names.into_iter().filter(|n| valid_name(n)) {
+            let Some(text): Option<String> = conn.get(tenant_key(&name)).await.map_err(|e| e.to_string())? else {
+                continue;
+            };
+            let apps: Vec<String> = conn.smembers(apps_key(&name)).await.map_err(|e| e.to_string())?;
+            let apps: Vec<String> = apps.into_iter().filter(|a| valid_name(a)).collect();
+            let mut tenant = Tenant { config: text, apps: BTreeMap::new() };
+            if !apps.is_empty() {
+                let keys: Vec<String> = apps.iter().map(|a| app_key(&name, a)).collect();
+                let records: Vec<Option<String>> =
+                    redis::cmd("MGET").arg(&keys).query_async(&mut conn).await.map_err(|e| e.to_string())?;
+                for (app, raw) in apps.into_iter().zip(records) {
+                    let Some(raw) = raw else { continue };
+                    let record: AppRecord = match serde_json::from_str(&raw) {
+                        Ok(r) => r,
+                        Err(e) => {
+                            tracing::error!(tenant = %name, app, "deploy: the shared record does not parse: {e}");
+                            continue;
+                        }
+                    };
+                    let blob = match record.active_digest() {
+                        Some(hex) => Some(self.local_blob(&name, hex).await?),
+                        None => None,
+                    };
+                    tenant.apps.insert(app, (blob, record.config));
+                }
+            }
+            wanted.insert(name, tenant);
+        }
+        let mirror = self.mirror.clone();
+        let written = tokio::task::spawn_blocking(move || write_mirror(&mirror, &wanted))
+            .await
+            .map_err(|e| e.to_string())??;
+        if let Ok(mut seen) = self.seen.lock() {
+            *seen = generation;
+        }
+        if !written.is_empty() {
+            for path in &written {
+                registry.writes().completed(path);
+            }
+            registry.reload().await;
+        }
+        Ok(())
+    }
+
+    /// True when the shared generation is not the one last mirrored.
+    async fn behind(&self) -> Result<bool, String> {
+        let generation: Option<i64> = self.conn.clone().get(generation_key()).await.map_err(|e| e.to_string())?;
+        Ok(self.seen.lock().map_or(true, |s| *s != generation))
+    }
+
+    /// Follows the shared store until the process ends: a sync on every published change, and
+    /// whenever the generation moved without one.
+    pub fn follow(self: Arc<Self>, registry: Arc<Registry>) {
+        tokio::spawn(async move {
+            let mut complaining = false;
+            loop {
+                let subscribed = async {
+                    let mut pubsub = self.client.get_async_pubsub().await?;
+                    pubsub.subscribe(CHANNEL).await?;
+                    Ok::<_, redis::RedisError>(pubsub)
+                };
+                let pubsub = tokio::time::timeout(Duration::from_secs(2), subscribed).await;
+                let mut messages = match pubsub {
+                    Ok(Ok(p)) => Some(p.into_on_message()),
+                    _ => None,
+                };
+                let mut tick = tokio::time::interval(RECONCILE_EVERY);
+                loop {
+                    let message = async {
+                        match messages.as_mut() {
+                            Some(m) => futures_util::StreamExt::next(m).await.map(|_| ()),
+                            None => std::future::pending().await,
+                        }
+                    };
+                    tokio::select! {
+                        got = message => if got.is_none() {
+                            // The subscription's connection closed: subscribe again.
+                            break;
+                        },
+                        _ = tick.tick() => {}
+                    }
+                    let outcome = match self.behind().await {
+                        Ok(false) => Ok(()),
+                        Ok(true) => self.sync(&registry).await,
+                        Err(e) => Err(e),
+                    };
+                    match outcome {
+                        Ok(()) if complaining => {
+                            tracing::info!("deploy: the shared deploy store is reachable again");
+                            complaining = false;
+                        }
+                        Ok(()) => {}
+                        Err(e) if !complaining => {
+                            tracing::warn!("deploy: cannot follow the shared deploy store ({e}); serving what is mirrored");
+                            complaining = true;
+                        }
+                        Err(_) => {}
+                    }
+                    if messages.is_none() {
+                        // Not subscribed: try again after this reconcile.
+                        break;
+                    }
+                }
+            }
+        });
+    }
+}
+
+/// One tenant as the mirror should hold it: its config, and per app the active blob and config.
+struct Tenant {
+    config: String,
+    apps: BTreeMap<String, (Option<PathBuf>, Option<String>)>,
+}
+
+/// Makes `mirror` hold exactly `wanted`, writing only what differs; returns the paths written or
+/// removed.
+fn write_mirror(mirror: &Path, wanted: &BTreeMap<String, Tenant>) -> Result<Vec<PathBuf>, String> {
+    let io = |what: &str, p: &Path, e: std::io::Error| format!("cannot {what} {}: {e}", p.display());
+    std::fs::create_dir_all(mirror).map_err(|e| io("create", mirror, e))?;
+    let mut written = Vec::new();
+    for (name, tenant) in wanted {
+        let dir = mirror.join(name);
+        std::fs::create_dir_all(&dir).map_err(|e| io("create", &dir, e))?;
+        let mut files: HashMap<PathBuf, Option<Vec<u8>>> = HashMap::new();
+        files.insert(dir.join(TENANT_FILE), (!tenant.config.trim().is_empty()).then(|| tenant.config.clone().into_bytes()));
+        for (app, (blob, config)) in &tenant.apps {
+            let bytes = match blob {
+                Some(b) => Some(std::fs::read(b).map_err(|e| io("read", b, e))?),
+                None => None,
+            };
+            files.insert(dir.join(format!("{app}.wasm")), bytes);
+            files.insert(dir.join(format!("{app}.toml")), config.clone().map(String::into_bytes));
+        }
+        // Files of apps no longer there.
+        for entry in std::fs::read_dir(&dir).map_err(|e| io("read", &dir, e))?.filter_map(Result::ok) {
+            let path = entry.path();
+            if path.extension().is_some_and(|x| x == "wasm" || x == "toml") {
+                files.entry(path).or_insert(None);
+            }
+        }
+        // Configs before plugins, so a version goes live with its config.
+        let mut paths: Vec<&PathBuf> = files.keys().collect();
+        paths.sort_by_key(|p| (p.extension().is_some_and(|x| x == "wasm"), (*p).clone()));
+        for path in paths {
+            let want = &files[path];
+            let have = std::fs::read(path).ok();
+            if have.as_deref() == want.as_deref() {
+                continue;
+            }
+            match want {
+                Some(bytes) => write_atomic(path, bytes).map_err(|e| io("write", path, e))?,
+                None => std::fs::remove_file(path).map_err(|e| io("remove", path, e))?,
+            }
+            written.push(path.clone());
+        }
+    }
+    for entry in std::fs::read_dir(mirror).map_err(|e| io("read", mirror, e))?.filter_map(Result::ok) {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        if entry.file_type().is_ok_and(|t| t.is_dir()) && !wanted.contains_key(&name) {
+            std::fs::remove_dir_all(entry.path()).map_err(|e| io("remove", &entry.path(), e))?;
+            written.push(entry.path());
+        }
+    }
+    Ok(written)
+}

@@ -1,0 +1,277 @@
+//! The deploy API under `/v1/tenants`: JSON in and out, every refusal a JSON error that changed
+//! nothing. The operations themselves are [`crate::deploy::Deployments`].
+
+use axum::body::Body;
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use serde::Deserialize;
+use serde_json::Value;
+
+use super::auth::{Caller, Need, Peer, authorize};
+use super::{AppError, AppState};
+use crate::config::MAX_PLUGIN_BYTES;
+use crate::deploy::{DeployError, Outcome};
+use crate::registry::scan::{NAME_RULE, RESERVED_APP_NAMES, valid_name};
+
+/// Largest JSON body of a config route.
+const MAX_JSON_BYTES: usize = 1 << 20;
+/// Time an upload has to arrive whole.
+const UPLOAD_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(120);
+
+impl From<DeployError> for AppError {
+    fn from(e: DeployError) -> Self {
+        match e {
+            DeployError::NotFound(m) => AppError::NotFound(m),
+            DeployError::Conflict(m) => AppError::Conflict(m),
+            DeployError::Invalid(m) => AppError::Unprocessable(m),
+            DeployError::RateLimited(m) => AppError::TooManyRequests(m),
+            DeployError::Unavailable(m) => AppError::Unavailable(m),
+            DeployError::Internal(_) => AppError::Internal,
+        }
+    }
+}
+
+fn check_tenant(tenant: &str) -> Result<(), AppError> {
+    if valid_name(tenant) {
+        Ok(())
+    } else {
+        Err(AppError::BadRequest(format!("`{tenant}` is not a usable tenant name ({NAME_RULE})")))
+    }
+}
+
+fn check_names(tenant: &str, app: &str) -> Result<(), AppError> {
+    check_tenant(tenant)?;
+    if !valid_name(app) {
+        return Err(AppError::BadRequest(format!("`{app}` is not a usable app name ({NAME_RULE})")));
+    }
+    if RESERVED_APP_NAMES.contains(&app) {
+        return Err(AppError::BadRequest(format!("`{app}` is reserved and cannot name an app")));
+    }
+    Ok(())
+}
+
+/// A route that changes or reads one tenant: the operator or that tenant's token.
+fn tenant_caller(s: &AppState, headers: &HeaderMap, peer: Peer, tenant: &str, route: &str) -> Result<Caller, AppError> {
+    authorize(s, headers, peer, Need::Tenant(tenant), route)
+}
+
+async fn read_body(body: Body, max: usize) -> Result<bytes::Bytes, AppError> {
+    match tokio::time::timeout(UPLOAD_TIMEOUT, axum::body::to_bytes(body, max)).await {
+        Err(_) => Err(AppError::BodyIncomplete),
+        Ok(Err(e)) => {
+            if std::error::Error::source(&e).is_some_and(|s| s.is::<http_body_util::LengthLimitError>()) {
+                Err(AppError::TooLarge(max))
+            } else {
+                Err(AppError::BodyIncomplete)
+            }
+        }
+        Ok(Ok(b)) => Ok(b),
+    }
+}
+
+async fn read_json(body: Body) -> Result<Value, AppError> {
+    let bytes = read_body(body, MAX_JSON_BYTES).await?;
+    serde_json::from_slice(&bytes).map_err(|e| AppError::BadRequest(format!("the body is not JSON: {e}")))
+}
+
+fn respond(outcome: Outcome) -> Response {
+    let status = if outcome.created { StatusCode::CREATED } else { StatusCode::OK };
+    let mut response = (status, Json(outcome.body)).into_response();
+    if let Some(n) = outcome.active
+        && let Ok(v) = HeaderValue::from_str(&format!("\"{n}\""))
+    {
+        response.headers_mut().insert(header::ETAG, v);
+    }
+    response
+}
+
+/// `If-Match: "N"` (or `N`, `W/"N"`; `*` matches anything): the active version the caller expects.
+fn if_match(headers: &HeaderMap) -> Result<Option<u64>, AppError> {
+    let Some(value) = headers.get(header::IF_MATCH) else { return Ok(None) };
+    let text = value.to_str().unwrap_or("").trim();
+    if text == "*" {
+        return Ok(None);
+    }
+    let bare = text.trim_start_matches("W/").trim_matches('"');
+    bare.parse()
+        .map(Some)
+        .map_err(|_| AppError::BadRequest(format!("If-Match must name the active version, as `\"N\"`; got `{text}`")))
+}
+
+/// `GET /v1/tenants` (operator): every tenant and its apps.
+pub async fn list_tenants(State(s): State<AppState>, peer: Peer, headers: HeaderMap) -> Result<Response, AppError> {
+    authorize(&s, &headers, peer, Need::Operator, "GET /v1/tenants")?;
+    let tenants = s.deploy.tenants().await?;
+    let list: Vec<Value> = tenants.into_iter().map(|(t, apps)| serde_json::json!({"tenant": t, "apps": apps})).collect();
+    Ok(Json(serde_json::json!({ "tenants": list })).into_response())
+}
+
+/// `PUT /v1/tenants/{tenant}` (operator).
+pub async fn put_tenant(
+    State(s): State<AppState>,
+    Path(tenant): Path<String>,
+    peer: Peer,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Response, AppError> {
+    authorize(&s, &headers, peer, Need::Operator, "PUT /v1/tenants/{tenant}")?;
+    check_tenant(&tenant)?;
+    let config = read_json(body).await?;
+    Ok(respond(s.deploy.put_tenant(&tenant, &config).await?))
+}
+
+/// `GET /v1/tenants/{tenant}`: the configuration without its secret.
+pub async fn get_tenant(
+    State(s): State<AppState>,
+    Path(tenant): Path<String>,
+    peer: Peer,
+    headers: HeaderMap,
+) -> Result<Response, AppError> {
+    check_tenant(&tenant)?;
+    tenant_caller(&s, &headers, peer, &tenant, "GET /v1/tenants/{tenant}")?;
+    Ok(Json(s.deploy.get_tenant(&tenant).await?).into_response())
+}
+
+/// `DELETE /v1/tenants/{tenant}` (operator), once its apps are gone.
+pub async fn delete_tenant(
+    State(s): State<AppState>,
+    Path(tenant): Path<String>,
+    peer: Peer,
+    headers: HeaderMap,
+) -> Result<Response, AppError> {
+    authorize(&s, &headers, peer, Need::Operator, "DELETE /v1/tenants/{tenant}")?;
+    check_tenant(&tenant)?;
+    Ok(Json(s.deploy.delete_tenant(&tenant).await?).into_response())
+}
+
+/// The query of an upload.
+#[derive(Debug, Deserialize)]
+pub struct UploadQuery {
+    /// Make it the active version too.
+    #[serde(default)]
+    activate: bool,
+}
+
+/// `PUT /v1/tenants/{tenant}/apps/{app}/versions` with the component as the body.
+pub async fn upload(
+    State(s): State<AppState>,
+    Path((tenant, app)): Path<(String, String)>,
+    query: Result<Query<UploadQuery>, axum::extract::rejection::QueryRejection>,
+    peer: Peer,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Response, AppError> {
+    check_names(&tenant, &app)?;
+    let caller = tenant_caller(&s, &headers, peer, &tenant, "PUT /v1/tenants/{tenant}/apps/{app}/versions")?;
+    let Query(query) = query.map_err(|e| AppError::BadRequest(format!("the query is not understood: {e} (only `activate=true|false`)")))?;
+    let kind = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("");
+    if kind.split(';').next().map(str::trim) != Some("application/wasm") {
+        return Err(AppError::UnsupportedMediaType(format!(
+            "the body must be the component, sent as `Content-Type: application/wasm` (got `{kind}`)"
+        )));
+    }
+    let max = usize::try_from(MAX_PLUGIN_BYTES).unwrap_or(usize::MAX);
+    let wasm = read_body(body, max).await?;
+    if wasm.is_empty() {
+        return Err(AppError::Unprocessable("the body is empty: send the component's bytes".into()));
+    }
+    Ok(respond(s.deploy.upload(&tenant, &app, wasm.to_vec(), query.activate, &caller.label()).await?))
+}
+
+/// `GET /v1/tenants/{tenant}/apps/{app}/versions`.
+pub async fn versions(
+    State(s): State<AppState>,
+    Path((tenant, app)): Path<(String, String)>,
+    peer: Peer,
+    headers: HeaderMap,
+) -> Result<Response, AppError> {
+    check_names(&tenant, &app)?;
+    tenant_caller(&s, &headers, peer, &tenant, "GET /v1/tenants/{tenant}/apps/{app}/versions")?;
+    Ok(respond(s.deploy.versions(&tenant, &app).await?))
+}
+
+/// `POST /v1/tenants/{tenant}/apps/{app}/activate` with `{"version": N}`.
+pub async fn activate(
+    State(s): State<AppState>,
+    Path((tenant, app)): Path<(String, String)>,
+    peer: Peer,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Response, AppError> {
+    check_names(&tenant, &app)?;
+    tenant_caller(&s, &headers, peer, &tenant, "POST /v1/tenants/{tenant}/apps/{app}/activate")?;
+    let expected = if_match(&headers)?;
+    let request = read_json(body).await?;
+    let version = request
+        .get("version")
+        .and_then(Value::as_u64)
+        .ok_or_else(|| AppError::BadRequest("the body must be `{\"version\": N}` with N a version number".into()))?;
+    Ok(respond(s.deploy.activate(&tenant, &app, version, expected).await?))
+}
+
+/// `POST /v1/tenants/{tenant}/apps/{app}/rollback`.
+pub async fn rollback(
+    State(s): State<AppState>,
+    Path((tenant, app)): Path<(String, String)>,
+    peer: Peer,
+    headers: HeaderMap,
+) -> Result<Response, AppError> {
+    check_names(&tenant, &app)?;
+    tenant_caller(&s, &headers, peer, &tenant, "POST /v1/tenants/{tenant}/apps/{app}/rollback")?;
+    let expected = if_match(&headers)?;
+    Ok(respond(s.deploy.rollback(&tenant, &app, expected).await?))
+}
+
+/// `DELETE /v1/tenants/{tenant}/apps/{app}/versions/{version}`.
+pub async fn delete_version(
+    State(s): State<AppState>,
+    Path((tenant, app, version)): Path<(String, String, String)>,
+    peer: Peer,
+    headers: HeaderMap,
+) -> Result<Response, AppError> {
+    check_names(&tenant, &app)?;
+    tenant_caller(&s, &headers, peer, &tenant, "DELETE /v1/tenants/{tenant}/apps/{app}/versions/{version}")?;
+    let version: u64 =
+        version.parse().map_err(|_| AppError::BadRequest(format!("`{version}` is not a version number")))?;
+    Ok(respond(s.deploy.delete_version(&tenant, &app, version).await?))
+}
+
+/// `PUT /v1/tenants/{tenant}/apps/{app}/config`: the keys of `<app>.toml`.
+pub async fn put_config(
+    State(s): State<AppState>,
+    Path((tenant, app)): Path<(String, String)>,
+    peer: Peer,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Response, AppError> {
+    check_names(&tenant, &app)?;
+    tenant_caller(&s, &headers, peer, &tenant, "PUT /v1/tenants/{tenant}/apps/{app}/config")?;
+    let config = read_json(body).await?;
+    Ok(Json(s.deploy.put_config(&tenant, &app, &config).await?).into_response())
+}
+
+/// `GET /v1/tenants/{tenant}/apps/{app}/config`.
+pub async fn get_config(
+    State(s): State<AppState>,
+    Path((tenant, app)): Path<(String, String)>,
+    peer: Peer,
+    headers: HeaderMap,
+) -> Result<Response, AppError> {
+    check_names(&tenant, &app)?;
+    tenant_caller(&s, &headers, peer, &tenant, "GET /v1/tenants/{tenant}/apps/{app}/config")?;
+    Ok(Json(s.deploy.get_config(&tenant, &app).await?).into_response())
+}
+
+/// `DELETE /v1/tenants/{tenant}/apps/{app}`.
+pub async fn delete_app(
+    State(s): State<AppState>,
+    Path((tenant, app)): Path<(String, String)>,
+    peer: Peer,
+    headers: HeaderMap,
+) -> Result<Response, AppError> {
+    check_names(&tenant, &app)?;
+    tenant_caller(&s, &headers, peer, &tenant, "DELETE /v1/tenants/{tenant}/apps/{app}")?;
+    Ok(Json(s.deploy.delete_app(&tenant, &app).await?).into_response())
+}
