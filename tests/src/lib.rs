@@ -119,6 +119,8 @@ pub struct HostProcess {
     child: std::process::Child,
     /// `http://127.0.0.1:PORT`
     pub base_url: String,
+    /// The admin routes' own `http://ADDR`, when started with `--admin-listen`.
+    pub admin_url: Option<String>,
     /// What the host wrote to stderr so far is collected here by a reader thread.
     pub stderr: std::sync::Arc<std::sync::Mutex<String>>,
 }
@@ -168,10 +170,13 @@ impl HostProcess {
         }
         let stdout = child.stdout.take().context("no stdout")?;
         let mut lines = BufReader::new(stdout).lines();
+        let mut admin_url = None;
         let base_url = loop {
             match lines.next() {
                 Some(Ok(line)) => {
-                    if let Some(url) = line.strip_prefix("listening on ") {
+                    if let Some(url) = line.strip_prefix("admin listening on ") {
+                        admin_url = Some(url.trim().to_owned());
+                    } else if let Some(url) = line.strip_prefix("listening on ") {
                         break url.trim().to_owned();
                     }
                 }
@@ -183,7 +188,7 @@ impl HostProcess {
             }
         };
         std::thread::spawn(move || for _ in lines.by_ref() {});
-        Ok(HostProcess { child, base_url, stderr })
+        Ok(HostProcess { child, base_url, admin_url, stderr })
     }
 
     /// The URL of `path` on this host.
@@ -269,25 +274,76 @@ pub fn post(url: &str, body: &str, headers: &[(&str, &str)]) -> Result<Reply> {
     reply(req.send(body))
 }
 
-/// A throwaway `redis-server` on a free loopback port (no persistence), stopped when dropped.
+/// Sends `method` to `url` with a body and headers.
+pub fn send(method: &str, url: &str, body: &[u8], headers: &[(&str, &str)]) -> Result<Reply> {
+    let mut req = ureq::http::Request::builder().method(method).uri(url);
+    for (k, v) in headers {
+        req = req.header(*k, *v);
+    }
+    reply(agent().run(req.body(body.to_vec())?))
+}
+
+/// GET `url` with headers.
+pub fn get_with(url: &str, headers: &[(&str, &str)]) -> Result<Reply> {
+    let mut req = agent().get(url);
+    for (k, v) in headers {
+        req = req.header(*k, *v);
+    }
+    reply(req.call())
+}
+
+/// A throwaway `redis-server` on a free loopback port, stopped when dropped: without persistence,
+/// or ([`RedisServer::start_durable`]) with an fsynced append-only file, to be stopped and started
+/// again.
 #[derive(Debug)]
 pub struct RedisServer {
     child: std::process::Child,
     /// `redis://127.0.0.1:PORT/0`
     pub url: String,
+    port: u16,
+    durable: Option<PathBuf>,
 }
 
 impl RedisServer {
     /// Starts `redis-server` (installed by `.ci/run` from Debian's packages) and waits for PONG.
     pub fn start() -> Result<RedisServer> {
-        use std::io::{Read, Write};
         let port = std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
-        let child = Command::new("redis-server")
-            .args(["--bind", "127.0.0.1", "--port", &port.to_string(), "--save", "", "--appendonly", "no"])
+        Self::spawn(port, None)
+    }
+
+    /// Starts one that writes every change to an append-only file in `dir` before answering.
+    pub fn start_durable(dir: &Path) -> Result<RedisServer> {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
+        Self::spawn(port, Some(dir.to_path_buf()))
+    }
+
+    /// Stops the server (SIGKILL: what is not on disk is lost).
+    pub fn stop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    /// Starts it again on the same port, with the same files.
+    pub fn restart(&mut self) -> Result<()> {
+        self.stop();
+        let again = Self::spawn(self.port, self.durable.clone())?;
+        *self = again;
+        Ok(())
+    }
+
+    fn spawn(port: u16, durable: Option<PathBuf>) -> Result<RedisServer> {
+        use std::io::{Read, Write};
+        let mut cmd = Command::new("redis-server");
+        cmd.args(["--bind", "127.0.0.1", "--port", &port.to_string(), "--save", ""]);
+        match &durable {
+            Some(dir) => cmd.args(["--appendonly", "yes", "--appendfsync", "always", "--dir"]).arg(dir),
+            None => cmd.args(["--appendonly", "no"]),
+        };
+        let child = cmd
             .stdout(std::process::Stdio::null())
             .spawn()
             .context("starting redis-server (apt-get install redis-server; .ci/run does)")?;
-        let server = RedisServer { child, url: format!("redis://127.0.0.1:{port}/0") };
+        let server = RedisServer { child, url: format!("redis://127.0.0.1:{port}/0"), port, durable };
         let until = std::time::Instant::now() + std::time::Duration::from_secs(10);
         loop {
             if let Ok(mut s) = std::net::TcpStream::connect(("127.0.0.1", port)) {

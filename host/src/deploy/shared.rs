@@ -340,7 +340,6 @@ impl RedisDeploy {
                     Ok(Ok(p)) => Some(p.into_on_message()),
                     _ => None,
                 };
-                let mut tick = tokio::time::interval(RECONCILE_EVERY);
                 loop {
                     let message = async {
                         match messages.as_mut() {
@@ -350,10 +349,10 @@ impl RedisDeploy {
                     };
                     tokio::select! {
                         got = message => if got.is_none() {
-                            // The subscription's connection closed: subscribe again.
-                            break;
+                            // The subscription's connection closed: reconcile, then subscribe again.
+                            messages = None;
                         },
-                        _ = tick.tick() => {}
+                        () = tokio::time::sleep(RECONCILE_EVERY) => {}
                     }
                     let outcome = match self.behind().await {
                         Ok(false) => Ok(()),
@@ -373,7 +372,7 @@ impl RedisDeploy {
                         Err(_) => {}
                     }
                     if messages.is_none() {
-                        // Not subscribed: try again after this reconcile.
+                        // Not subscribed: try again (at most once per reconcile period).
                         break;
                     }
                 }

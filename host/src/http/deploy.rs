@@ -173,6 +173,11 @@ pub async fn upload(
         )));
     }
     let max = usize::try_from(MAX_PLUGIN_BYTES).unwrap_or(usize::MAX);
+    // Refused before a byte of it is read when it says it is too large.
+    let declared = headers.get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|n| n > MAX_PLUGIN_BYTES) {
+        return Err(AppError::TooLarge(max));
+    }
     let wasm = read_body(body, max).await?;
     if wasm.is_empty() {
         return Err(AppError::Unprocessable("the body is empty: send the component's bytes".into()));
