@@ -38,11 +38,8 @@ struct Api {
 
 impl Api {
     fn new(target: &AppTarget) -> Result<Self, String> {
-        let token = target
-            .token
-            .clone()
-            .filter(|t| !t.is_empty())
-            .ok_or("no token: give --token TOKEN or set NCCO_TOKEN")?;
+        let token =
+            target.token.clone().filter(|t| !t.is_empty()).ok_or("no token: give --token TOKEN or set NCCO_TOKEN")?;
         if target.url.starts_with("https://") {
             return Err("this build speaks plain HTTP only: reach the host's admin address over a tunnel or a TLS proxy's http side".into());
         }
@@ -65,11 +62,8 @@ impl Api {
 
     /// Sends `request` and returns the JSON body of a 2xx answer, or the host's error message.
     async fn send(&self, request: reqwest::RequestBuilder, what: &str) -> Result<Value, String> {
-        let response = request
-            .bearer_auth(&self.token)
-            .send()
-            .await
-            .map_err(|e| format!("cannot reach {}: {e}", self.base))?;
+        let response =
+            request.bearer_auth(&self.token).send().await.map_err(|e| format!("cannot reach {}: {e}", self.base))?;
         let code = response.status();
         let text = response.text().await.unwrap_or_default();
         let body: Value = serde_json::from_str(&text).unwrap_or(Value::Null);
@@ -108,10 +102,7 @@ async fn run_deploy(args: &DeployArgs) -> Result<(), String> {
         status("Configuring", &format!("{}/{} from {}", api.tenant, api.app, config.display()));
         api.send(api.http.put(api.url("/config")).json(&table), "the config").await?;
     }
-    status(
-        "Uploading",
-        &format!("{} to {}/{} ({} bytes)", wasm_path.display(), api.tenant, api.app, wasm.len()),
-    );
+    status("Uploading", &format!("{} to {}/{} ({} bytes)", wasm_path.display(), api.tenant, api.app, wasm.len()));
     let request = api
         .http
         .put(format!("{}?activate={}", api.url("/versions"), args.activate))

@@ -298,7 +298,10 @@ impl TenantConfig {
             if let TokenHash::Named { name, .. } = t
                 && (name.is_empty() || name.len() > 64 || name.chars().any(char::is_control))
             {
-                return Err(ConfigError::new(file, format!("`api_token_sha256[{i}].name` must be 1 to 64 printable characters")));
+                return Err(ConfigError::new(
+                    file,
+                    format!("`api_token_sha256[{i}].name` must be 1 to 64 printable characters"),
+                ));
             }
         }
         if let Some(c) = &config.limits {

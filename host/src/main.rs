@@ -179,7 +179,9 @@ fn run_host<G>(config: &ServeConfig, ready: impl FnOnce(&str) -> anyhow::Result<
         let addr = listener.local_addr()?;
         let public_url = config.public_url.clone().unwrap_or_else(|| format!("http://{addr}"));
         let admin = match config.admin_listen {
-            Some(at) => Some(tokio::net::TcpListener::bind(at).await.with_context(|| format!("cannot listen on {at}"))?),
+            Some(at) => {
+                Some(tokio::net::TcpListener::bind(at).await.with_context(|| format!("cannot listen on {at}"))?)
+            }
             None => None,
         };
         let host = Host::start(config, public_url.clone()).await?;
@@ -196,7 +198,12 @@ fn run_host<G>(config: &ServeConfig, ready: impl FnOnce(&str) -> anyhow::Result<
         let admin_task = match admin {
             Some(listener) => {
                 println!("admin listening on http://{}", listener.local_addr()?);
-                Some(tokio::spawn(serve(listener, host.admin_router(), until(stopped.clone()), host.connection_limits())))
+                Some(tokio::spawn(serve(
+                    listener,
+                    host.admin_router(),
+                    until(stopped.clone()),
+                    host.connection_limits(),
+                )))
             }
             None => None,
         };

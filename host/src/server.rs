@@ -62,7 +62,9 @@ impl Host {
                 let d = Arc::new(d);
                 // The mirror as Redis has it now (or, while Redis is away, as last mirrored).
                 if let Err(e) = d.sync(&registry).await {
-                    tracing::warn!("deploy: cannot mirror the shared deployments at start ({e}); serving the last mirror");
+                    tracing::warn!(
+                        "deploy: cannot mirror the shared deployments at start ({e}); serving the last mirror"
+                    );
                 }
                 Arc::clone(&d).follow(Arc::clone(&registry));
                 crate::deploy::Deployments::in_redis(Arc::clone(&registry), d)

@@ -34,8 +34,13 @@ fn serve_config(dir: &Path) -> String {
 
 fn call(method: &str, host: &HostProcess, path: &str, token: &str, body: &Value) -> Reply {
     let auth = bearer(token);
-    send(method, &host.url(path), body.to_string().as_bytes(), &[("Authorization", &auth), ("Content-Type", "application/json")])
-        .unwrap()
+    send(
+        method,
+        &host.url(path),
+        body.to_string().as_bytes(),
+        &[("Authorization", &auth), ("Content-Type", "application/json")],
+    )
+    .unwrap()
 }
 
 fn upload(host: &HostProcess, tenant: &str, app: &str, token: &str, wasm: &[u8], activate: bool) -> Reply {
@@ -46,15 +51,18 @@ fn upload(host: &HostProcess, tenant: &str, app: &str, token: &str, wasm: &[u8],
 
 fn versions(host: &HostProcess, tenant: &str, app: &str, token: &str) -> Value {
     let auth = bearer(token);
-    let r = get_with(&host.url(&format!("/v1/tenants/{tenant}/apps/{app}/versions")), &[("Authorization", &auth)]).unwrap();
+    let r =
+        get_with(&host.url(&format!("/v1/tenants/{tenant}/apps/{app}/versions")), &[("Authorization", &auth)]).unwrap();
     assert_eq!(r.status, 200, "{}", r.body);
     r.json().unwrap()
 }
 
 /// The first talk text the app answers a new call with, or the status and body when it does not.
 fn answer(host: &HostProcess, tenant: &str, app: &str, conversation: &str) -> String {
-    let r = get(&host.url(&format!("/{tenant}/{app}/answer?from=1&uuid=u-{conversation}&conversation_uuid={conversation}")))
-        .unwrap();
+    let r = get(
+        &host.url(&format!("/{tenant}/{app}/answer?from=1&uuid=u-{conversation}&conversation_uuid={conversation}"))
+    )
+    .unwrap();
     if r.status != 200 {
         return format!("{} {}", r.status, r.body);
     }
@@ -71,7 +79,12 @@ fn served(host: &HostProcess, tenant: &str, app: &str, want: &str) -> Duration {
         if got.starts_with(want) {
             return started.elapsed();
         }
-        assert!(started.elapsed() < Duration::from_secs(10), "{} never served `{want}`: last `{got}`\n{}", host.base_url, host.log());
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "{} never served `{want}`: last `{got}`\n{}",
+            host.base_url,
+            host.log()
+        );
         std::thread::sleep(Duration::from_millis(20));
     }
 }
@@ -82,9 +95,21 @@ fn bytes(plugin: &str) -> Vec<u8> {
 
 /// Operator creates `acme` (with a ceiling) and `other`, each with its own token.
 fn create_tenants(host: &HostProcess) {
-    let r = call("PUT", host, "/v1/tenants/acme", ADMIN, &json!({"api_token_sha256": [{"name": "ci", "sha256": sha(ACME)}], "limits": {"timeout_ms": 1000}}));
+    let r = call(
+        "PUT",
+        host,
+        "/v1/tenants/acme",
+        ADMIN,
+        &json!({"api_token_sha256": [{"name": "ci", "sha256": sha(ACME)}], "limits": {"timeout_ms": 1000}}),
+    );
     assert_eq!(r.status, 201, "{}", r.body);
-    let r = call("PUT", host, "/v1/tenants/other", ADMIN, &json!({"api_token_sha256": [sha(OTHER)], "signature_secret": "a-long-enough-secret"}));
+    let r = call(
+        "PUT",
+        host,
+        "/v1/tenants/other",
+        ADMIN,
+        &json!({"api_token_sha256": [sha(OTHER)], "signature_secret": "a-long-enough-secret"}),
+    );
     assert_eq!(r.status, 201, "{}", r.body);
     let view = r.json().unwrap();
     assert_eq!(view["signature_secret_set"], true);
@@ -115,7 +140,10 @@ fn two_hosts_on_one_redis_follow_deploys_activations_and_rollbacks() {
     let r = upload(&a, "acme", "app", ACME, &bytes("hello"), true);
     assert_eq!(r.status, 201, "{}", r.body);
     let v1 = r.json().unwrap();
-    assert_eq!((v1["version"].as_u64(), v1["active"].as_bool(), v1["deployed_by"].as_str()), (Some(1), Some(true), Some("ci")));
+    assert_eq!(
+        (v1["version"].as_u64(), v1["active"].as_bool(), v1["deployed_by"].as_str()),
+        (Some(1), Some(true), Some("ci"))
+    );
     assert_eq!(v1["digest"], format!("sha256:{}", hex(&Sha256::digest(bytes("hello")))));
     assert!(answer(&a, "acme", "app", "CON-A").starts_with(HELLO));
     let took = served(&b, "acme", "app", HELLO);
@@ -151,16 +179,29 @@ fn two_hosts_on_one_redis_follow_deploys_activations_and_rollbacks() {
     served(&b, "acme", "app", HELLO);
     // Activation by number, with If-Match on the active version.
     let auth = bearer(ACME);
-    let moved = send("POST", &a.url("/v1/tenants/acme/apps/app/activate"), br#"{"version":2}"#, &[("Authorization", &auth), ("If-Match", "\"2\"")]).unwrap();
+    let moved = send(
+        "POST",
+        &a.url("/v1/tenants/acme/apps/app/activate"),
+        br#"{"version":2}"#,
+        &[("Authorization", &auth), ("If-Match", "\"2\"")],
+    )
+    .unwrap();
     assert_eq!(moved.status, 409, "{}", moved.body);
-    let ok = send("POST", &a.url("/v1/tenants/acme/apps/app/activate"), br#"{"version":2}"#, &[("Authorization", &auth), ("If-Match", "\"1\"")]).unwrap();
+    let ok = send(
+        "POST",
+        &a.url("/v1/tenants/acme/apps/app/activate"),
+        br#"{"version":2}"#,
+        &[("Authorization", &auth), ("If-Match", "\"1\"")],
+    )
+    .unwrap();
     assert_eq!(ok.status, 200, "{}", ok.body);
     served(&b, "acme", "app", IVR);
 
     let list = versions(&b, "acme", "app", ACME);
     assert_eq!(list["active"], 2);
     assert_eq!(list["history"], json!([1, 2]));
-    let numbers: Vec<u64> = list["versions"].as_array().unwrap().iter().map(|v| v["version"].as_u64().unwrap()).collect();
+    let numbers: Vec<u64> =
+        list["versions"].as_array().unwrap().iter().map(|v| v["version"].as_u64().unwrap()).collect();
     assert_eq!(numbers, [1, 2]);
 
     // The active version cannot be deleted; another can.
@@ -188,11 +229,16 @@ fn refused_requests_change_nothing_on_either_host() {
     let hello = bytes("hello");
     let status = |r: Reply| (r.status, r.json().map(|v| v["error"]["code"].clone()).unwrap_or_default());
     // Credentials: none, a wrong one, another tenant's, a tenant's on an operator route.
-    let none = send("PUT", &a.url("/v1/tenants/acme/apps/app/versions"), &hello, &[("Content-Type", "application/wasm")]).unwrap();
+    let none =
+        send("PUT", &a.url("/v1/tenants/acme/apps/app/versions"), &hello, &[("Content-Type", "application/wasm")])
+            .unwrap();
     assert_eq!(status(none), (401, json!("unauthorized")));
     assert_eq!(status(upload(&a, "acme", "app", "not-a-token", &hello, true)), (401, json!("unauthorized")));
     assert_eq!(status(upload(&b, "acme", "app", OTHER, &bytes("ivr-menu"), true)), (403, json!("forbidden")));
-    assert_eq!(status(call("POST", &b, "/v1/tenants/acme/apps/app/rollback", OTHER, &json!({}))), (403, json!("forbidden")));
+    assert_eq!(
+        status(call("POST", &b, "/v1/tenants/acme/apps/app/rollback", OTHER, &json!({}))),
+        (403, json!("forbidden"))
+    );
     assert_eq!(status(call("PUT", &a, "/v1/tenants/acme", ACME, &json!({}))), (403, json!("forbidden")));
     let admin = get(&a.url("/_admin/apps")).unwrap();
     assert_eq!(admin.status, 401, "with an operator token configured, /_admin needs it: {}", admin.body);
@@ -204,7 +250,13 @@ fn refused_requests_change_nothing_on_either_host() {
     assert_eq!(status(upload(&a, "acme", "app", ACME, truncated, true)), (422, json!("unprocessable")));
     assert_eq!(status(upload(&a, "acme", "app", ACME, b"\0asm not really", true)), (422, json!("unprocessable")));
     assert_eq!(status(upload(&a, "acme", "app", ACME, &bytes("hostile-fs"), true)), (422, json!("unprocessable")));
-    let wrong_type = send("PUT", &a.url("/v1/tenants/acme/apps/app/versions"), &hello, &[("Authorization", &bearer(ACME)), ("Content-Type", "application/octet-stream")]).unwrap();
+    let wrong_type = send(
+        "PUT",
+        &a.url("/v1/tenants/acme/apps/app/versions"),
+        &hello,
+        &[("Authorization", &bearer(ACME)), ("Content-Type", "application/octet-stream")],
+    )
+    .unwrap();
     assert_eq!(status(wrong_type), (415, json!("unsupported_media_type")));
     assert_eq!(oversized_upload(&a), 413, "a component over the 32 MiB cap");
 
@@ -219,8 +271,14 @@ fn refused_requests_change_nothing_on_either_host() {
     assert_eq!(r.status, 422, "{}", r.body);
     // Unknown tenant and version, a bad name.
     assert_eq!(status(upload(&a, "nobody", "app", ADMIN, &hello, true)), (404, json!("not_found")));
-    assert_eq!(status(call("POST", &a, "/v1/tenants/acme/apps/app/activate", ACME, &json!({"version": 9}))), (404, json!("not_found")));
-    assert_eq!(status(call("POST", &a, "/v1/tenants/acme/apps/app/activate", ACME, &json!({"v": 1}))), (400, json!("bad_request")));
+    assert_eq!(
+        status(call("POST", &a, "/v1/tenants/acme/apps/app/activate", ACME, &json!({"version": 9}))),
+        (404, json!("not_found"))
+    );
+    assert_eq!(
+        status(call("POST", &a, "/v1/tenants/acme/apps/app/activate", ACME, &json!({"v": 1}))),
+        (400, json!("bad_request"))
+    );
     assert_eq!(status(call("PUT", &a, "/v1/tenants/.hidden", ADMIN, &json!({}))), (400, json!("bad_request")));
     // A tenant with apps is not deleted.
     assert_eq!(status(call("DELETE", &a, "/v1/tenants/acme", ADMIN, &json!({}))), (409, json!("conflict")));
@@ -229,16 +287,25 @@ fn refused_requests_change_nothing_on_either_host() {
     assert_eq!(versions(&b, "acme", "app", ACME), before);
     let tenant = get_with(&b.url("/v1/tenants/acme"), &[("Authorization", &bearer(ACME))]).unwrap().json().unwrap();
     assert_eq!(tenant["limits"]["timeout_ms"], 1000);
-    let config = get_with(&b.url("/v1/tenants/acme/apps/app/config"), &[("Authorization", &bearer(ACME))]).unwrap().json().unwrap();
+    let config = get_with(&b.url("/v1/tenants/acme/apps/app/config"), &[("Authorization", &bearer(ACME))])
+        .unwrap()
+        .json()
+        .unwrap();
     assert_eq!(config["config"], json!({}));
     assert!(answer(&a, "acme", "app", "CON-X").starts_with(HELLO));
     assert!(answer(&b, "acme", "app", "CON-Y").starts_with(HELLO));
 
     // A good config goes live on both hosts.
-    let r = call("PUT", &a, "/v1/tenants/acme/apps/app/config", ACME, &json!({"timeout_ms": 800, "vars": {"unused": "x"}}));
+    let r =
+        call("PUT", &a, "/v1/tenants/acme/apps/app/config", ACME, &json!({"timeout_ms": 800, "vars": {"unused": "x"}}));
     assert_eq!(r.status, 200, "{}", r.body);
     let until = Instant::now() + Duration::from_secs(10);
-    while get_with(&b.url("/v1/tenants/acme/apps/app/config"), &[("Authorization", &bearer(ACME))]).unwrap().json().unwrap()["config"]["timeout_ms"] != 800 {
+    while get_with(&b.url("/v1/tenants/acme/apps/app/config"), &[("Authorization", &bearer(ACME))])
+        .unwrap()
+        .json()
+        .unwrap()["config"]["timeout_ms"]
+        != 800
+    {
         assert!(Instant::now() < until);
         std::thread::sleep(Duration::from_millis(50));
     }
@@ -392,7 +459,8 @@ fn the_deploy_commands_build_upload_list_and_roll_back() {
     let crate_dir = ncco_tests::workspace_root().join("plugins/hello");
     let crate_arg = crate_dir.display().to_string();
     let toml_arg = app_toml.display().to_string();
-    let (ok, out) = cli(&[&["deploy"][..], &target, &[&crate_arg, "--activate", "--config", &toml_arg]].concat(), Some(ACME));
+    let (ok, out) =
+        cli(&[&["deploy"][..], &target, &[&crate_arg, "--activate", "--config", &toml_arg]].concat(), Some(ACME));
     assert!(ok, "{out}");
     assert!(out.contains("Building") && out.contains("Deployed acme/hi version 1"), "{out}");
     assert_eq!(answer(&host, "acme", "hi", "CON-1"), "Hi 1.", "the config went live with the version");

@@ -181,7 +181,9 @@ fn json_to_toml(what: &str, value: &Value) -> Result<String, DeployError> {
 fn find_null(value: &Value, at: String) -> Option<String> {
     match value {
         Value::Null => Some(if at.is_empty() { "(the body)".into() } else { at }),
-        Value::Object(m) => m.iter().find_map(|(k, v)| find_null(v, if at.is_empty() { k.clone() } else { format!("{at}.{k}") })),
+        Value::Object(m) => {
+            m.iter().find_map(|(k, v)| find_null(v, if at.is_empty() { k.clone() } else { format!("{at}.{k}") }))
+        }
         Value::Array(a) => a.iter().enumerate().find_map(|(i, v)| find_null(v, format!("{at}[{i}]"))),
         _ => None,
     }
@@ -292,7 +294,8 @@ impl Deployments {
     pub async fn put_tenant(&self, tenant: &str, body: &Value) -> Result<Outcome, DeployError> {
         let text = json_to_toml("tenant configuration", body)?;
         if !text.trim().is_empty() {
-            TenantConfig::parse(std::path::Path::new("tenant.toml"), &text).map_err(|e| DeployError::Invalid(e.message))?;
+            TenantConfig::parse(std::path::Path::new("tenant.toml"), &text)
+                .map_err(|e| DeployError::Invalid(e.message))?;
         }
         if self.in_plugin_tree(tenant) {
             return Err(DeployError::Conflict(format!(
@@ -351,16 +354,24 @@ impl Deployments {
     async fn load(&self, tenant: &str, app: &str) -> Result<Loaded, DeployError> {
         match &self.store {
             Store::Tree(t) => {
-                let live = self.registry.snapshot().app(tenant, app).and_then(|(_, a)| {
-                    (!a.removed).then(|| a.version.as_ref().map(|v| v.hash.clone())).flatten()
-                });
+                let live = self
+                    .registry
+                    .snapshot()
+                    .app(tenant, app)
+                    .and_then(|(_, a)| (!a.removed).then(|| a.version.as_ref().map(|v| v.hash.clone())).flatten());
                 t.app(tenant, app, live.as_deref())
             }
             Store::Redis(r) => r.app(tenant, app).await,
         }
     }
 
-    async fn swap(&self, tenant: &str, app: &str, before: &Loaded, next: Option<&AppRecord>) -> Result<Option<Vec<PathBuf>>, DeployError> {
+    async fn swap(
+        &self,
+        tenant: &str,
+        app: &str,
+        before: &Loaded,
+        next: Option<&AppRecord>,
+    ) -> Result<Option<Vec<PathBuf>>, DeployError> {
         match &self.store {
             Store::Tree(t) => t.swap_app(tenant, app, before, next),
             Store::Redis(r) => Ok(r.swap_app(tenant, app, before, next).await?.then(Vec::new)),
@@ -411,7 +422,10 @@ impl Deployments {
     ) -> Result<Outcome, DeployError> {
         self.require_tenant(tenant).await?;
         if wasm.len() as u64 > MAX_PLUGIN_BYTES {
-            return Err(DeployError::Invalid(format!("{} bytes is over the {MAX_PLUGIN_BYTES}-byte limit", wasm.len())));
+            return Err(DeployError::Invalid(format!(
+                "{} bytes is over the {MAX_PLUGIN_BYTES}-byte limit",
+                wasm.len()
+            )));
         }
         let hex = digest(&wasm);
         let size = wasm.len() as u64;
@@ -420,10 +434,11 @@ impl Deployments {
         // Held until the version is live, so the rescan shares this compile.
         let mut _checked = None;
         if !known {
-            let checked = self.registry.runtime().load(tenant, wasm.clone(), hex.clone()).await.map_err(|e| match e {
-                LoadError::Refused(m) => DeployError::Invalid(format!("the component was not stored: {m}")),
-                LoadError::Deferred(m) => DeployError::RateLimited(m),
-            })?;
+            let checked =
+                self.registry.runtime().load(tenant, wasm.clone(), hex.clone()).await.map_err(|e| match e {
+                    LoadError::Refused(m) => DeployError::Invalid(format!("the component was not stored: {m}")),
+                    LoadError::Deferred(m) => DeployError::RateLimited(m),
+                })?;
             _checked = Some(checked);
             match &self.store {
                 Store::Tree(t) => t.put_blob(tenant, app, &hex, &wasm)?,
@@ -480,7 +495,13 @@ impl Deployments {
     }
 
     /// `POST .../apps/{app}/activate` with `{"version": N}`.
-    pub async fn activate(&self, tenant: &str, app: &str, version: u64, if_match: Option<u64>) -> Result<Outcome, DeployError> {
+    pub async fn activate(
+        &self,
+        tenant: &str,
+        app: &str,
+        version: u64,
+        if_match: Option<u64>,
+    ) -> Result<Outcome, DeployError> {
         let _one = self.serial.lock().await;
         self.existing(tenant, app).await?;
         let ((), record) = self
@@ -515,7 +536,9 @@ impl Deployments {
                     }
                     r.history.pop();
                 }
-                Err(DeployError::Conflict(format!("version {current} is the earliest activation left: nothing to roll back to")))
+                Err(DeployError::Conflict(format!(
+                    "version {current} is the earliest activation left: nothing to roll back to"
+                )))
             })
             .await?;
         tracing::info!(tenant, app, version = to, "deploy: rolled back");
@@ -585,7 +608,8 @@ impl Deployments {
         for _ in 0..SWAP_ATTEMPTS {
             let before = self.load(tenant, app).await?;
             if let Some(written) = self.swap(tenant, app, &before, None).await? {
-                let digests: std::collections::BTreeSet<&str> = before.record.versions.iter().map(|v| v.digest.as_str()).collect();
+                let digests: std::collections::BTreeSet<&str> =
+                    before.record.versions.iter().map(|v| v.digest.as_str()).collect();
                 for d in digests {
                     match &self.store {
                         Store::Tree(t) => t.delete_blob(tenant, app, d),
@@ -616,5 +640,7 @@ impl Deployments {
 }
 
 fn no_tenant(tenant: &str) -> DeployError {
-    DeployError::NotFound(format!("there is no tenant `{tenant}` (the operator creates it with PUT /v1/tenants/{tenant})"))
+    DeployError::NotFound(format!(
+        "there is no tenant `{tenant}` (the operator creates it with PUT /v1/tenants/{tenant})"
+    ))
 }

@@ -210,7 +210,13 @@ impl RedisDeploy {
     }
 
     /// Replaces the record `before` with `next` (`None`: deletes the app); false when it moved.
-    pub async fn swap_app(&self, tenant: &str, app: &str, before: &Loaded, next: Option<&AppRecord>) -> Result<bool, DeployError> {
+    pub async fn swap_app(
+        &self,
+        tenant: &str,
+        app: &str,
+        before: &Loaded,
+        next: Option<&AppRecord>,
+    ) -> Result<bool, DeployError> {
         let new = match next {
             Some(r) => serde_json::to_string(r).map_err(|e| DeployError::Internal(e.to_string()))?,
             None => String::new(),
@@ -303,9 +309,8 @@ impl RedisDeploy {
             wanted.insert(name, tenant);
         }
         let mirror = self.mirror.clone();
-        let written = tokio::task::spawn_blocking(move || write_mirror(&mirror, &wanted))
-            .await
-            .map_err(|e| e.to_string())??;
+        let written =
+            tokio::task::spawn_blocking(move || write_mirror(&mirror, &wanted)).await.map_err(|e| e.to_string())??;
         if let Ok(mut seen) = self.seen.lock() {
             *seen = generation;
         }
@@ -366,7 +371,9 @@ impl RedisDeploy {
                         }
                         Ok(()) => {}
                         Err(e) if !complaining => {
-                            tracing::warn!("deploy: cannot follow the shared deploy store ({e}); serving what is mirrored");
+                            tracing::warn!(
+                                "deploy: cannot follow the shared deploy store ({e}); serving what is mirrored"
+                            );
                             complaining = true;
                         }
                         Err(_) => {}
@@ -397,7 +404,10 @@ fn write_mirror(mirror: &Path, wanted: &BTreeMap<String, Tenant>) -> Result<Vec<
         let dir = mirror.join(name);
         std::fs::create_dir_all(&dir).map_err(|e| io("create", &dir, e))?;
         let mut files: HashMap<PathBuf, Option<Vec<u8>>> = HashMap::new();
-        files.insert(dir.join(TENANT_FILE), (!tenant.config.trim().is_empty()).then(|| tenant.config.clone().into_bytes()));
+        files.insert(
+            dir.join(TENANT_FILE),
+            (!tenant.config.trim().is_empty()).then(|| tenant.config.clone().into_bytes()),
+        );
         for (app, (blob, config)) in &tenant.apps {
             let bytes = match blob {
                 Some(b) => Some(std::fs::read(b).map_err(|e| io("read", b, e))?),

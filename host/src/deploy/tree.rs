@@ -218,7 +218,12 @@ impl TreeStore {
                 };
                 record.activate(n);
                 let text = self.write_record(tenant, app, &record)?;
-                tracing::info!(tenant, app, version = n, "deploy: a plugin file dropped into the tree is now version {n}");
+                tracing::info!(
+                    tenant,
+                    app,
+                    version = n,
+                    "deploy: a plugin file dropped into the tree is now version {n}"
+                );
                 return Ok(Loaded { record, raw: Some(text) });
             }
         } else if live.is_none() && record.active.is_some() && !wasm_path.exists() {

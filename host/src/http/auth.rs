@@ -76,7 +76,13 @@ pub enum Need<'a> {
 }
 
 /// Checks the request's credential against what `need` asks.
-pub fn authorize(shared: &Shared, headers: &HeaderMap, peer: Peer, need: Need<'_>, route: &str) -> Result<Caller, AppError> {
+pub fn authorize(
+    shared: &Shared,
+    headers: &HeaderMap,
+    peer: Peer,
+    need: Need<'_>,
+    route: &str,
+) -> Result<Caller, AppError> {
     let refuse = |error: AppError| {
         let peer = peer.0.map(|p| p.to_string()).unwrap_or_default();
         tracing::warn!(peer, route, "refused: {error}");

@@ -1,11 +1,11 @@
 //! The deploy API under `/v1/tenants`: JSON in and out, every refusal a JSON error that changed
 //! nothing. The operations themselves are [`crate::deploy::Deployments`].
 
+use axum::Json;
 use axum::body::Body;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::Json;
 use serde::Deserialize;
 use serde_json::Value;
 
@@ -104,7 +104,8 @@ fn if_match(headers: &HeaderMap) -> Result<Option<u64>, AppError> {
 pub async fn list_tenants(State(s): State<AppState>, peer: Peer, headers: HeaderMap) -> Result<Response, AppError> {
     authorize(&s, &headers, peer, Need::Operator, "GET /v1/tenants")?;
     let tenants = s.deploy.tenants().await?;
-    let list: Vec<Value> = tenants.into_iter().map(|(t, apps)| serde_json::json!({"tenant": t, "apps": apps})).collect();
+    let list: Vec<Value> =
+        tenants.into_iter().map(|(t, apps)| serde_json::json!({"tenant": t, "apps": apps})).collect();
     Ok(Json(serde_json::json!({ "tenants": list })).into_response())
 }
 
@@ -165,7 +166,8 @@ pub async fn upload(
 ) -> Result<Response, AppError> {
     check_names(&tenant, &app)?;
     let caller = tenant_caller(&s, &headers, peer, &tenant, "PUT /v1/tenants/{tenant}/apps/{app}/versions")?;
-    let Query(query) = query.map_err(|e| AppError::BadRequest(format!("the query is not understood: {e} (only `activate=true|false`)")))?;
+    let Query(query) = query
+        .map_err(|e| AppError::BadRequest(format!("the query is not understood: {e} (only `activate=true|false`)")))?;
     let kind = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("");
     if kind.split(';').next().map(str::trim) != Some("application/wasm") {
         return Err(AppError::UnsupportedMediaType(format!(
@@ -174,7 +176,8 @@ pub async fn upload(
     }
     let max = usize::try_from(MAX_PLUGIN_BYTES).unwrap_or(usize::MAX);
     // Refused before a byte of it is read when it says it is too large.
-    let declared = headers.get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<u64>().ok());
+    let declared =
+        headers.get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<u64>().ok());
     if declared.is_some_and(|n| n > MAX_PLUGIN_BYTES) {
         return Err(AppError::TooLarge(max));
     }

@@ -161,7 +161,8 @@ pub(super) async fn scan(
             let Ok(kind) = entry.file_type() else { continue };
             let name = entry.file_name().to_string_lossy().into_owned();
             if kind.is_symlink() {
-                ignored.push(format!("{name}: a tenant folder that is a symlink is not served (make it a real folder)"));
+                ignored
+                    .push(format!("{name}: a tenant folder that is a symlink is not served (make it a real folder)"));
                 continue;
             }
             if !kind.is_dir() {
