@@ -105,6 +105,9 @@ pub struct RedisDeploy {
     blobs: PathBuf,
     /// The generation last mirrored.
     seen: std::sync::Mutex<Option<i64>>,
+    /// The SHA-256 of each mirror file as last written or read, so a sync compares digests instead
+    /// of reading every plugin again.
+    mirrored: Arc<std::sync::Mutex<HashMap<PathBuf, String>>>,
     /// One sync at a time.
     syncing: tokio::sync::Mutex<()>,
 }
@@ -136,6 +139,7 @@ impl RedisDeploy {
             mirror: data_dir.join("deployed"),
             blobs: data_dir.join("blobs"),
             seen: std::sync::Mutex::new(None),
+            mirrored: Arc::default(),
             syncing: tokio::sync::Mutex::new(()),
         })
     }
@@ -300,7 +304,7 @@ impl RedisDeploy {
                         }
                     };
                     let blob = match record.active_digest() {
-                        Some(hex) => Some(self.local_blob(&name, hex).await?),
+                        Some(hex) => Some((hex.to_owned(), self.local_blob(&name, hex).await?)),
                         None => None,
                     };
                     tenant.apps.insert(app, (blob, record.config));
@@ -308,9 +312,13 @@ impl RedisDeploy {
             }
             wanted.insert(name, tenant);
         }
-        let mirror = self.mirror.clone();
-        let written =
-            tokio::task::spawn_blocking(move || write_mirror(&mirror, &wanted)).await.map_err(|e| e.to_string())??;
+        let (mirror, mirrored) = (self.mirror.clone(), Arc::clone(&self.mirrored));
+        let written = tokio::task::spawn_blocking(move || {
+            let mut known = mirrored.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+            write_mirror(&mirror, &wanted, &mut known)
+        })
+        .await
+        .map_err(|e| e.to_string())??;
         if let Ok(mut seen) = self.seen.lock() {
             *seen = generation;
         }
@@ -388,53 +396,81 @@ impl RedisDeploy {
     }
 }
 
-/// One tenant as the mirror should hold it: its config, and per app the active blob and config.
+/// One tenant as the mirror should hold it: its config, and per app the active version (digest and
+/// local blob) and config.
 struct Tenant {
     config: String,
-    apps: BTreeMap<String, (Option<PathBuf>, Option<String>)>,
+    apps: BTreeMap<String, (Option<(String, PathBuf)>, Option<String>)>,
 }
 
-/// Makes `mirror` hold exactly `wanted`, writing only what differs; returns the paths written or
-/// removed.
-fn write_mirror(mirror: &Path, wanted: &BTreeMap<String, Tenant>) -> Result<Vec<PathBuf>, String> {
+/// What one mirror file should hold.
+enum Want {
+    Absent,
+    Text(String),
+    /// A blob, by digest.
+    Blob(String, PathBuf),
+}
+
+/// Makes `mirror` hold exactly `wanted`, writing only what differs (by digest: `known` remembers the
+/// digest of every file written or read); returns the paths written or removed.
+fn write_mirror(
+    mirror: &Path,
+    wanted: &BTreeMap<String, Tenant>,
+    known: &mut HashMap<PathBuf, String>,
+) -> Result<Vec<PathBuf>, String> {
     let io = |what: &str, p: &Path, e: std::io::Error| format!("cannot {what} {}: {e}", p.display());
     std::fs::create_dir_all(mirror).map_err(|e| io("create", mirror, e))?;
     let mut written = Vec::new();
     for (name, tenant) in wanted {
         let dir = mirror.join(name);
         std::fs::create_dir_all(&dir).map_err(|e| io("create", &dir, e))?;
-        let mut files: HashMap<PathBuf, Option<Vec<u8>>> = HashMap::new();
-        files.insert(
-            dir.join(TENANT_FILE),
-            (!tenant.config.trim().is_empty()).then(|| tenant.config.clone().into_bytes()),
-        );
+        let text = |t: &Option<String>| t.clone().filter(|t| !t.trim().is_empty()).map_or(Want::Absent, Want::Text);
+        let mut files: BTreeMap<PathBuf, Want> = BTreeMap::new();
+        files.insert(dir.join(TENANT_FILE), text(&Some(tenant.config.clone())));
         for (app, (blob, config)) in &tenant.apps {
-            let bytes = match blob {
-                Some(b) => Some(std::fs::read(b).map_err(|e| io("read", b, e))?),
-                None => None,
-            };
-            files.insert(dir.join(format!("{app}.wasm")), bytes);
-            files.insert(dir.join(format!("{app}.toml")), config.clone().map(String::into_bytes));
+            let wasm = blob.clone().map_or(Want::Absent, |(hex, path)| Want::Blob(hex, path));
+            files.insert(dir.join(format!("{app}.wasm")), wasm);
+            files.insert(dir.join(format!("{app}.toml")), text(config));
         }
         // Files of apps no longer there.
         for entry in std::fs::read_dir(&dir).map_err(|e| io("read", &dir, e))?.filter_map(Result::ok) {
             let path = entry.path();
             if path.extension().is_some_and(|x| x == "wasm" || x == "toml") {
-                files.entry(path).or_insert(None);
+                files.entry(path).or_insert(Want::Absent);
             }
         }
         // Configs before plugins, so a version goes live with its config.
         let mut paths: Vec<&PathBuf> = files.keys().collect();
-        paths.sort_by_key(|p| (p.extension().is_some_and(|x| x == "wasm"), (*p).clone()));
+        paths.sort_by_key(|p| p.extension().is_some_and(|x| x == "wasm"));
         for path in paths {
-            let want = &files[path];
-            let have = std::fs::read(path).ok();
-            if have.as_deref() == want.as_deref() {
+            let have = match known.get(path) {
+                Some(d) => Some(d.clone()),
+                None => std::fs::read(path).ok().map(|b| digest(&b)),
+            };
+            let want = match &files[path] {
+                Want::Absent => None,
+                Want::Text(t) => Some(digest(t.as_bytes())),
+                Want::Blob(hex, _) => Some(hex.clone()),
+            };
+            if have == want {
+                if let Some(d) = want {
+                    known.insert(path.clone(), d);
+                }
                 continue;
             }
-            match want {
-                Some(bytes) => write_atomic(path, bytes).map_err(|e| io("write", path, e))?,
-                None => std::fs::remove_file(path).map_err(|e| io("remove", path, e))?,
+            match &files[path] {
+                Want::Absent => {
+                    std::fs::remove_file(path).map_err(|e| io("remove", path, e))?;
+                    known.remove(path);
+                }
+                Want::Text(t) => write_atomic(path, t.as_bytes()).map_err(|e| io("write", path, e))?,
+                Want::Blob(_, blob) => {
+                    let bytes = std::fs::read(blob).map_err(|e| io("read", blob, e))?;
+                    write_atomic(path, &bytes).map_err(|e| io("write", path, e))?;
+                }
+            }
+            if let Some(d) = want {
+                known.insert(path.clone(), d);
             }
             written.push(path.clone());
         }
@@ -443,6 +479,7 @@ fn write_mirror(mirror: &Path, wanted: &BTreeMap<String, Tenant>) -> Result<Vec<
         let name = entry.file_name().to_string_lossy().into_owned();
         if entry.file_type().is_ok_and(|t| t.is_dir()) && !wanted.contains_key(&name) {
             std::fs::remove_dir_all(entry.path()).map_err(|e| io("remove", &entry.path(), e))?;
+            known.retain(|p, _| !p.starts_with(entry.path()));
             written.push(entry.path());
         }
     }

@@ -100,6 +100,14 @@ fn if_match(headers: &HeaderMap) -> Result<Option<u64>, AppError> {
         .map_err(|_| AppError::BadRequest(format!("If-Match must name the active version, as `\"N\"`; got `{text}`")))
 }
 
+/// Reads and drops up to [`DRAIN_BYTES`] of a refused request's body, for at most a second.
+async fn drain(body: Body) {
+    let _ = tokio::time::timeout(std::time::Duration::from_secs(1), axum::body::to_bytes(body, DRAIN_BYTES)).await;
+}
+
+/// Most of a refused upload read before answering.
+const DRAIN_BYTES: usize = 1 << 20;
+
 /// `GET /v1/tenants` (operator): every tenant and its apps.
 pub async fn list_tenants(State(s): State<AppState>, peer: Peer, headers: HeaderMap) -> Result<Response, AppError> {
     authorize(&s, &headers, peer, Need::Operator, "GET /v1/tenants")?;
@@ -164,16 +172,28 @@ pub async fn upload(
     headers: HeaderMap,
     body: Body,
 ) -> Result<Response, AppError> {
-    check_names(&tenant, &app)?;
-    let caller = tenant_caller(&s, &headers, peer, &tenant, "PUT /v1/tenants/{tenant}/apps/{app}/versions")?;
-    let Query(query) = query
-        .map_err(|e| AppError::BadRequest(format!("the query is not understood: {e} (only `activate=true|false`)")))?;
-    let kind = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("");
-    if kind.split(';').next().map(str::trim) != Some("application/wasm") {
-        return Err(AppError::UnsupportedMediaType(format!(
-            "the body must be the component, sent as `Content-Type: application/wasm` (got `{kind}`)"
-        )));
-    }
+    let admitted = (|| {
+        check_names(&tenant, &app)?;
+        let caller = tenant_caller(&s, &headers, peer, &tenant, "PUT /v1/tenants/{tenant}/apps/{app}/versions")?;
+        let Query(query) = query.map_err(|e| {
+            AppError::BadRequest(format!("the query is not understood: {e} (only `activate=true|false`)"))
+        })?;
+        let kind = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("");
+        if kind.split(';').next().map(str::trim) != Some("application/wasm") {
+            return Err(AppError::UnsupportedMediaType(format!(
+                "the body must be the component, sent as `Content-Type: application/wasm` (got `{kind}`)"
+            )));
+        }
+        Ok((caller, query))
+    })();
+    let (caller, query) = match admitted {
+        Ok(a) => a,
+        Err(e) => {
+            // A client still sending its upload reads the refusal only if the host reads on a bit.
+            drain(body).await;
+            return Err(e);
+        }
+    };
     let max = usize::try_from(MAX_PLUGIN_BYTES).unwrap_or(usize::MAX);
     // Refused before a byte of it is read when it says it is too large.
     let declared =
