@@ -49,6 +49,22 @@ pub mod state {
     pub const DEFAULT_PINNED_CALLS: u64 = 0;
 }
 
+/// Stand-ins for the `crate::inspect` items `ServeConfig` names (unused by the parsers under test).
+pub mod inspect {
+    /// Stand-in for `ncco_host::inspect::Redaction`.
+    #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+    pub struct Redaction {
+        /// Numbers masked.
+        pub numbers: bool,
+        /// Custom data hidden.
+        pub custom_data: bool,
+    }
+    /// Stand-in for `ncco_host::inspect::DEFAULT_RECORDS`.
+    pub const DEFAULT_RECORDS: usize = 0;
+    /// Stand-in for `ncco_host::inspect::DEFAULT_RECORD_MIB`.
+    pub const DEFAULT_RECORD_MIB: u64 = 0;
+}
+
 /// The input as text: the bytes when they are UTF-8, else their lossy reading (so that query
 /// parsers still see every input).
 fn text(data: &[u8]) -> std::borrow::Cow<'_, str> {

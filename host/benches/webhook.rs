@@ -73,6 +73,7 @@ async fn in_process(wasm: &Path, data_dir: &Path) -> (f64, f64) {
             app_ns: Namespace::App { tenant: "bench".into(), app: "hello".into() },
             call_ns: None,
             log: CallLog::new(4096),
+            trace: None,
         };
         let ctx = Context {
             tenant: "bench".into(),
@@ -91,7 +92,7 @@ async fn in_process(wasm: &Path, data_dir: &Path) -> (f64, f64) {
             tenant_budget: runtime.tenant_budget("bench", 2 << 30),
             deadline: started + limits.timeout,
         };
-        let (result, _log) = runtime.call(&version, spec, ctx, &payload).await;
+        let (result, _log, _stats) = runtime.call(&version, spec, ctx, &payload).await;
         let ncco = result.unwrap().unwrap();
         assert!(validator.check_str(&ncco).report.is_valid());
         if i >= 1000 {

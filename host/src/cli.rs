@@ -100,6 +100,10 @@ pub struct HostArgs {
     /// a redb file (default `<data-dir>/state.redb`).
     #[arg(long, value_name = "SPEC")]
     pub state: Option<String>,
+    /// `text` (readable; the default) or `json` (one object a line, with tenant, app, version, call
+    /// and kind as fields).
+    #[arg(long, value_name = "FORMAT", value_parser = ["text", "json"])]
+    pub log_format: Option<String>,
 }
 
 /// `ncco-host dev [PATH...] [--listen ADDR] [--public-url URL] [--data-dir DIR] [--state SPEC]`

@@ -496,6 +496,38 @@ pub struct ServeFile {
     pub admin_token_sha256: Option<String>,
     /// Serve the admin, deploy and inspector routes on this address instead of the webhook port.
     pub admin_listen: Option<SocketAddr>,
+    /// Webhook records the inspector keeps (oldest dropped first).
+    pub inspect_records: Option<usize>,
+    /// Bytes of webhook records the inspector keeps, MiB.
+    pub inspect_mib: Option<u64>,
+    /// Mask phone numbers in the inspector's records (all but the last 3 digits).
+    pub inspect_redact_numbers: Option<bool>,
+    /// Hide custom data (`custom_data`, SIP headers, payloads, `client_ref`) in the inspector.
+    pub inspect_redact_custom_data: Option<bool>,
+    /// `text` (the default) or `json` (one object a line).
+    pub log_format: Option<LogFormat>,
+}
+
+/// How log lines are written.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    /// Readable text (coloured on a terminal).
+    #[default]
+    Text,
+    /// One JSON object a line, with tenant, app, version, call and kind as fields.
+    Json,
+}
+
+impl LogFormat {
+    /// `text` or `json` (what `--log-format` takes).
+    pub fn parse(name: &str) -> Option<Self> {
+        match name {
+            "text" => Some(LogFormat::Text),
+            "json" => Some(LogFormat::Json),
+            _ => None,
+        }
+    }
 }
 
 impl ServeFile {
@@ -553,6 +585,12 @@ impl ServeFile {
         if let Some(h) = &parsed.admin_token_sha256 {
             check_token_hash(file, "admin_token_sha256", h)?;
         }
+        if let Some(n) = parsed.inspect_records {
+            check_range(file, "inspect_records", n as u64, 1, 10_000_000)?;
+        }
+        if let Some(n) = parsed.inspect_mib {
+            check_range(file, "inspect_mib", n, 1, 1 << 16)?;
+        }
         Ok(parsed)
     }
 }
@@ -602,6 +640,14 @@ pub struct ServeConfig {
     pub admin_token_sha256: Option<String>,
     /// Where the admin, deploy and inspector routes listen, when not on the webhook port.
     pub admin_listen: Option<SocketAddr>,
+    /// Webhook records the inspector keeps.
+    pub inspect_records: usize,
+    /// Bytes of webhook records the inspector keeps.
+    pub inspect_bytes: u64,
+    /// What the inspector hides.
+    pub inspect_redaction: crate::inspect::Redaction,
+    /// How log lines are written.
+    pub log_format: LogFormat,
 }
 
 /// What a tenant may use of the host's shared capacity, resolved from its `tenant.toml` and the
@@ -661,6 +707,10 @@ impl ServeConfig {
             state: None,
             admin_token_sha256: None,
             admin_listen: None,
+            inspect_records: crate::inspect::DEFAULT_RECORDS,
+            inspect_bytes: crate::inspect::DEFAULT_RECORD_MIB << 20,
+            inspect_redaction: crate::inspect::Redaction::default(),
+            log_format: LogFormat::Text,
         }
     }
 }

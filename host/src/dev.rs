@@ -180,6 +180,7 @@ pub fn print_urls(public_url: &str, plugins: &[DevPlugin]) {
             first.name
         );
     }
+    println!("Watch each call in the inspector: {public_url}/_inspect");
 }
 
 fn relevant(path: &Path) -> bool {

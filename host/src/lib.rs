@@ -14,6 +14,8 @@ pub mod config;
 pub mod deploy;
 pub mod dev;
 pub mod http;
+pub mod inspect;
+pub mod metrics;
 pub mod registry;
 pub mod runtime;
 pub mod server;

@@ -5,7 +5,7 @@ use std::process::ExitCode;
 use anyhow::Context as _;
 use clap::Parser;
 use ncco_host::cli::{Cli, Command, DevArgs, ServeArgs, SimulateArgs};
-use ncco_host::config::{ServeConfig, ServeFile};
+use ncco_host::config::{LogFormat, ServeConfig, ServeFile};
 use ncco_host::server::{Host, serve, shutdown_signal};
 
 /// mimalloc: the host allocates and frees per webhook on every worker thread (stores, payloads,
@@ -109,11 +109,24 @@ fn resolve(args: ServeArgs) -> anyhow::Result<ServeConfig> {
     }
     config.admin_token_sha256 = file.admin_token_sha256.map(|h| h.to_ascii_lowercase());
     config.admin_listen = args.admin_listen.or(file.admin_listen);
+    config.log_format =
+        args.host.log_format.as_deref().and_then(LogFormat::parse).or(file.log_format).unwrap_or_default();
+    if let Some(n) = file.inspect_records {
+        config.inspect_records = n;
+    }
+    if let Some(mib) = file.inspect_mib {
+        config.inspect_bytes = mib << 20;
+    }
+    config.inspect_redaction = ncco_host::inspect::Redaction {
+        numbers: file.inspect_redact_numbers.unwrap_or(false),
+        custom_data: file.inspect_redact_custom_data.unwrap_or(false),
+    };
     Ok(config)
 }
 
 fn run_dev(args: DevArgs) -> anyhow::Result<()> {
-    let _logging = init_logging();
+    let format = args.host.log_format.as_deref().and_then(LogFormat::parse).unwrap_or_default();
+    let _logging = init_logging(format);
     let plugins = ncco_host::dev::discover(&args.paths)?;
     let data_dir = args.host.data_dir.unwrap_or_else(|| ncco_host::config::DEFAULT_DATA_DIR.into());
     let tenant_dir = data_dir.join("dev-plugins").join(ncco_host::dev::DEV_TENANT);
@@ -142,20 +155,20 @@ fn run_dev(args: DevArgs) -> anyhow::Result<()> {
 /// (every plugin log line is a host log line). Lines are written in order; past
 /// [`LOG_BUFFER_LINES`] waiting, new lines are dropped rather than blocking serving. The guard
 /// flushes what is buffered when dropped: hold it until the process ends.
-fn init_logging() -> tracing_appender::non_blocking::WorkerGuard {
+fn init_logging(format: LogFormat) -> tracing_appender::non_blocking::WorkerGuard {
     let (writer, guard) = tracing_appender::non_blocking::NonBlockingBuilder::default()
         .buffered_lines_limit(LOG_BUFFER_LINES)
         .lossy(true)
         .thread_name("log-writer")
         .finish(std::io::stderr());
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,wasmtime=warn,cranelift=warn")),
-        )
-        .with_writer(writer)
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .init();
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,wasmtime=warn,cranelift=warn"));
+    let logs = tracing_subscriber::fmt().with_env_filter(filter).with_writer(writer);
+    match format {
+        // Fields (tenant, app, version, call_uuid, kind) at the top level of each object.
+        LogFormat::Json => logs.json().flatten_event(true).with_current_span(false).init(),
+        LogFormat::Text => logs.with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr())).init(),
+    }
     guard
 }
 
@@ -163,8 +176,8 @@ fn init_logging() -> tracing_appender::non_blocking::WorkerGuard {
 const LOG_BUFFER_LINES: usize = 65_536;
 
 fn run_serve(args: ServeArgs) -> anyhow::Result<()> {
-    let _logging = init_logging();
     let config = resolve(args)?;
+    let _logging = init_logging(config.log_format);
     run_host(&config, |_| Ok(()))
 }
 

@@ -55,7 +55,8 @@ impl Host {
         };
         let mut roots = vec![config.plugins.clone()];
         roots.extend(shared_deploys.as_ref().map(|d| d.mirror().to_path_buf()));
-        let registry = Arc::new(Registry::new(roots, runtime, Arc::clone(&state)));
+        let metrics = Arc::new(crate::metrics::Metrics::new());
+        let registry = Arc::new(Registry::new(roots, runtime, Arc::clone(&state), Arc::clone(&metrics)));
         let watcher = watch::spawn(Arc::clone(&registry))?;
         let deploy = match shared_deploys {
             Some(d) => {
@@ -89,6 +90,17 @@ impl Host {
             signature_window: config.signature_window,
             config: config.clone(),
             deploy: Arc::new(deploy),
+            metrics,
+            inspector: crate::inspect::Inspector::start(
+                config.inspect_records,
+                config.inspect_bytes,
+                config.inspect_redaction,
+            ),
+            state_backend: match backend {
+                crate::state::StateBackend::Embedded(_) => "embedded",
+                crate::state::StateBackend::Redis(_) => "redis",
+                crate::state::StateBackend::Memory => "memory",
+            },
         });
         Ok(Host { registry, shared, _watcher: watcher })
     }

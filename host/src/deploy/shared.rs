@@ -400,8 +400,11 @@ impl RedisDeploy {
 /// local blob) and config.
 struct Tenant {
     config: String,
-    apps: BTreeMap<String, (Option<(String, PathBuf)>, Option<String>)>,
+    apps: BTreeMap<String, MirroredApp>,
 }
+
+/// An app's active version (digest and local blob), if any, and its config.
+type MirroredApp = (Option<(String, PathBuf)>, Option<String>);
 
 /// What one mirror file should hold.
 enum Want {

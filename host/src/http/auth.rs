@@ -73,6 +73,8 @@ pub enum Need<'a> {
     Operator,
     /// The operator or a token of this tenant.
     Tenant(&'a str),
+    /// The operator or any tenant's token (which then sees only its own tenant).
+    AnyTenant,
 }
 
 /// Checks the request's credential against what `need` asks.
@@ -119,6 +121,7 @@ pub fn authorize(
     match (owner, need) {
         (None, _) => refuse(AppError::Unauthorized("the token is not valid".into())),
         (Some(_), Need::Operator) => refuse(AppError::Forbidden("this route needs the operator's token".into())),
+        (Some((tenant, label)), Need::AnyTenant) => Ok(Caller::Tenant { tenant, label }),
         (Some((tenant, label)), Need::Tenant(wanted)) if tenant == wanted => Ok(Caller::Tenant { tenant, label }),
         (Some(_), Need::Tenant(_)) => refuse(AppError::Forbidden("this token does not reach this tenant".into())),
     }

@@ -5,6 +5,7 @@ pub mod auth;
 pub mod connections;
 mod deploy;
 mod error;
+mod inspect;
 mod webhook;
 
 use std::sync::Arc;
@@ -38,6 +39,12 @@ pub struct Shared {
     pub config: crate::config::ServeConfig,
     /// The deploy API's store.
     pub deploy: Arc<crate::deploy::Deployments>,
+    /// Every metric.
+    pub metrics: Arc<crate::metrics::Metrics>,
+    /// The call records.
+    pub inspector: Arc<crate::inspect::Inspector>,
+    /// The state backend's name for the metrics (`embedded`, `redis`, `memory`).
+    pub state_backend: &'static str,
 }
 
 /// The router's state.
@@ -63,6 +70,12 @@ fn admin_routes() -> Router<AppState> {
         .route("/v1/tenants/{tenant}/apps/{app}/activate", post(deploy::activate))
         .route("/v1/tenants/{tenant}/apps/{app}/rollback", post(deploy::rollback))
         .route("/v1/tenants/{tenant}/apps/{app}/config", put(deploy::put_config).get(deploy::get_config))
+        .route("/_inspect", get(inspect::page))
+        .route("/_inspect/calls/{id}", get(inspect::page))
+        .route("/_inspect/api/calls", get(inspect::calls))
+        .route("/_inspect/api/calls/{id}", get(inspect::call))
+        .route("/_inspect/api/live", get(inspect::live))
+        .route("/metrics", get(inspect::metrics))
 }
 
 fn finish(routes: Router<AppState>, state: AppState) -> Router {

@@ -173,6 +173,42 @@ fn refused() -> AppError {
     AppError::NotFound("no app at this address accepts this request".into())
 }
 
+/// What one webhook leaves for the inspector and the metrics, filled in as it goes.
+#[derive(Debug, Default)]
+struct Trail {
+    version: Option<String>,
+    uuid: Option<String>,
+    conversation: Option<String>,
+    signature: &'static str,
+    request: String,
+    ncco: Option<String>,
+    fallback: bool,
+    outcome: Option<String>,
+    failure: Option<String>,
+    logs: String,
+    log_dropped: usize,
+    timings: crate::inspect::Timings,
+    peak_memory: Option<u64>,
+    host_calls: Vec<String>,
+    ran: bool,
+    shed: bool,
+}
+
+fn micros(d: Duration) -> u64 {
+    u64::try_from(d.as_micros()).unwrap_or(u64::MAX)
+}
+
+/// Why a webhook was refused before its plugin could run, as an outcome.
+fn refusal_kind(e: &AppError) -> &'static str {
+    match e {
+        AppError::BadRequest(_) => "bad-request",
+        AppError::TooLarge(_) => "body-too-large",
+        AppError::BodyIncomplete => "body-incomplete",
+        AppError::NotFound(_) => "signature-refused",
+        _ => "refused",
+    }
+}
+
 async fn handle(
     shared: &AppState,
     tenant_name: String,
@@ -183,25 +219,110 @@ async fn handle(
 ) -> Result<Response, AppError> {
     // Deadlines count from here: the wait for a slot is part of the plugin's time.
     let arrived = Instant::now();
+    let received = SystemTime::now();
     if req.method() == Method::HEAD {
         // A HEAD would run the plugin for a response nobody reads.
         return Err(AppError::MethodNotAllowed("GET, POST"));
     }
     let (tenant, app) = lookup(shared, &tenant_name, &app_name, webhook)?;
+    let mut trail = Trail { signature: "unsigned", ..Trail::default() };
+    let result = handle_known(shared, (&tenant, &app), webhook, callback.clone(), req, arrived, &mut trail).await;
+    trail.timings.total = micros(arrived.elapsed());
+    let (status, outcome) = match &result {
+        Ok(r) => (r.status().as_u16(), trail.outcome.take().unwrap_or_else(|| "ok".into())),
+        Err(e) => {
+            if trail.failure.is_none() {
+                trail.failure = Some(e.to_string());
+            }
+            let kind = trail.outcome.take().unwrap_or_else(|| refusal_kind(e).to_owned());
+            (e.status().as_u16(), kind)
+        }
+    };
+    let kind = webhook_name(webhook);
+    if outcome == "signature-refused" {
+        trail.signature = "refused";
+        shared.metrics.signature_refused(&tenant_name);
+    }
+    shared.metrics.webhook(&crate::metrics::Observed {
+        tenant: &tenant_name,
+        app: &app_name,
+        webhook: kind,
+        outcome: &outcome,
+        fallback: trail.fallback,
+        shed: trail.shed,
+        timings: trail.timings,
+        ran: trail.ran,
+        peak_memory: trail.peak_memory,
+    });
+    shared.inspector.submit(crate::inspect::Draft {
+        tenant: tenant_name,
+        app: app_name,
+        version: trail.version,
+        webhook: kind,
+        callback,
+        uuid: trail.uuid,
+        conversation_uuid: trail.conversation,
+        signature: trail.signature,
+        received,
+        http_status: status,
+        outcome,
+        failure: trail.failure,
+        request: trail.request,
+        ncco: trail.ncco,
+        fallback: trail.fallback,
+        logs: trail.logs,
+        log_dropped_bytes: trail.log_dropped,
+        timings_us: trail.timings,
+        peak_memory_bytes: trail.peak_memory,
+        host_calls: trail.host_calls,
+    });
+    result
+}
+
+/// The inspector's and the metrics' name of a webhook kind.
+fn webhook_name(webhook: Webhook) -> &'static str {
+    match webhook {
+        Webhook::Answer => "answer",
+        Webhook::Fallback => "fallback",
+        Webhook::Event => "event",
+        Webhook::Rtc => "rtc",
+    }
+}
+
+async fn handle_known(
+    shared: &AppState,
+    (tenant, app): (&Arc<Tenant>, &Arc<App>),
+    webhook: Webhook,
+    callback: Option<String>,
+    req: Request,
+    arrived: Instant,
+    trail: &mut Trail,
+) -> Result<Response, AppError> {
+    let (tenant_name, app_name) = (tenant.name.clone(), app.name.clone());
     let (parts, body) = req.into_parts();
     let body = read_body(&parts.headers, body, shared.max_body_bytes, shared.config.body_read_timeout).await?;
-    let claims = authenticate(shared, &tenant, &app_name, &parts.headers, &body).await?;
     let query = parts.uri.query().unwrap_or("");
+    trail.request = if body.is_empty() { query.to_owned() } else { String::from_utf8_lossy(&body).into_owned() };
+    let claims = authenticate(shared, tenant, &app_name, &parts.headers, &body).await?;
+    if claims.is_some() {
+        trail.signature = "verified";
+    }
     let (parsed, payload) = parse(webhook, &parts.method, query, &body)?;
+    if !matches!(payload, Cow::Borrowed(_)) {
+        trail.request = payload.to_string();
+    }
     let (call_uuid, conversation_uuid) = parsed.ids();
     check_id("uuid", call_uuid.as_deref())?;
     check_id("conversation_uuid", conversation_uuid.as_deref())?;
+    trail.uuid.clone_from(&call_uuid);
+    trail.conversation.clone_from(&conversation_uuid);
     let answering = matches!(webhook, Webhook::Answer | Webhook::Fallback);
     let pins = shared.registry.pins();
     let version = match (&conversation_uuid, answering) {
-        (Some(conversation), false) => pins.version_for(&tenant_name, &app, conversation).await,
+        (Some(conversation), false) => pins.version_for(&tenant_name, app, conversation).await,
         _ => app.version.clone(),
     };
+    trail.version = version.as_ref().map(|v| v.hash.clone());
     let completed = matches!(&parsed, Parsed::Event(Event::Status(status)) if status.status == CallStatus::Completed);
     let ctx = Context {
         tenant: tenant_name.clone(),
@@ -215,8 +336,8 @@ async fn handle(
         claims,
     };
     let deadline = arrived + app.config.limits.timeout;
-    let job = Job { tenant: &tenant, app: &app, version: version.clone(), deadline, priority: completed };
-    let outcome = run(shared, job, ctx, &payload, conversation_uuid.as_deref()).await;
+    let job = Job { tenant, app, version: version.clone(), deadline, priority: completed };
+    let outcome = run(shared, job, ctx, &payload, conversation_uuid.as_deref(), trail).await;
     if let (Some(conversation), Some(v), true) = (&conversation_uuid, &version, answering) {
         // This call's later events and callbacks go to the version that answered it.
         pins.record(&tenant_name, &app_name, conversation, v).await;
@@ -226,14 +347,19 @@ async fn handle(
         end_call(shared, &tenant_name, &app_name, conversation).await;
     }
     let wants = parsed.response_ncco();
+    let validating = Instant::now();
     let checked = outcome.and_then(|ncco| match ncco {
         None if wants == ResponseNcco::Required => Err(GuestFailure::InvalidNcco("the plugin returned no NCCO".into())),
         None => Ok(None),
         Some(_) if wants == ResponseNcco::Ignored => Ok(None),
         Some(json) => validate(&json, app.config.limits.max_ncco_bytes).map(Some),
     });
+    trail.timings.validate = micros(validating.elapsed());
     match checked {
-        Ok(Some(ncco)) => Ok(ncco_response(ncco)),
+        Ok(Some(ncco)) => {
+            trail.ncco = Some(ncco.clone());
+            Ok(ncco_response(ncco))
+        }
         Ok(None) => Ok(empty()),
         Err(failure) => {
             tracing::error!(
@@ -244,13 +370,18 @@ async fn handle(
                 kind = %failure.kind(),
                 "plugin failed: {failure}"
             );
+            trail.outcome = Some(failure.kind().to_owned());
+            trail.failure = Some(failure.to_string());
             match wants {
                 // Where Vonage reads an NCCO, the caller always hears the fallback.
                 ResponseNcco::Required | ResponseNcco::OptionalReplaces => {
+                    trail.fallback = true;
+                    trail.ncco = Some(app.config.fallback_ncco.clone());
                     Ok(ncco_response(app.config.fallback_ncco.clone()))
                 }
                 // A plain event that could not run is shed: Vonage may send it again.
                 ResponseNcco::Ignored if matches!(failure, GuestFailure::Overloaded(_)) => {
+                    trail.shed = true;
                     Err(AppError::Unavailable("the tenant is at its share of the host; retry".into()))
                 }
                 ResponseNcco::Ignored => Ok(empty()),
@@ -390,6 +521,7 @@ async fn run(
     ctx: Context,
     payload: &str,
     conversation: Option<&str>,
+    trail: &mut Trail,
 ) -> Result<Option<String>, GuestFailure> {
     let Job { tenant, app, version, deadline, priority } = job;
     let Some(version) = version else {
@@ -407,8 +539,10 @@ async fn run(
     let runtime = shared.registry.runtime();
     let shares = shared.config.shares(&tenant.config.ceilings());
     let ask = Ask { tenant_running: shares.max_running, tenant_queued: shares.max_queued, start_by, priority };
-    let _slot =
-        runtime.scheduler().admit(&tenant.name, ask).await.map_err(|r| GuestFailure::Overloaded(r.to_string()))?;
+    let waiting = Instant::now();
+    let admitted = runtime.scheduler().admit(&tenant.name, ask).await;
+    trail.timings.wait = micros(waiting.elapsed());
+    let _slot = admitted.map_err(|r| GuestFailure::Overloaded(r.to_string()))?;
     let env = PluginEnv {
         vars: Arc::clone(&app.config.vars),
         state: Arc::clone(&shared.state),
@@ -419,7 +553,9 @@ async fn run(
             conversation: c.to_owned(),
         }),
         log: crate::runtime::CallLog::new(usize::try_from(app.config.limits.log_bytes).unwrap_or(usize::MAX)),
+        trace: Some(crate::runtime::HostTrace::new(Arc::clone(&shared.metrics), shared.state_backend)),
     };
+    let trace = env.trace.clone();
     let call_uuid = ctx.call_uuid.clone();
     let spec = RunSpec {
         env,
@@ -427,8 +563,14 @@ async fn run(
         tenant_budget: runtime.tenant_budget(&tenant.name, shares.memory_bytes),
         deadline,
     };
-    let (result, log) = runtime.call(&version, spec, ctx, payload).await;
+    let (result, log, stats) = runtime.call(&version, spec, ctx, payload).await;
     let (text, dropped) = log.take();
+    trail.ran = true;
+    trail.timings.instantiate = micros(stats.instantiate);
+    trail.timings.run = micros(stats.run);
+    trail.peak_memory = Some(stats.peak_memory);
+    trail.host_calls = trace.map(|t| t.take()).unwrap_or_default();
+    trail.log_dropped = dropped;
     if !text.is_empty() || dropped > 0 {
         tracing::info!(
             tenant = %tenant.name,
@@ -442,6 +584,7 @@ async fn run(
             "plugin log"
         );
     }
+    trail.logs = text;
     result
 }
 

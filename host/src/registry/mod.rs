@@ -108,6 +108,8 @@ pub struct Registry {
     reloads: std::sync::atomic::AtomicU64,
     /// When the rescan in progress started, if one is.
     reload_started: std::sync::Mutex<Option<std::time::Instant>>,
+    /// Rescans and loaded versions are counted here.
+    metrics: Arc<crate::metrics::Metrics>,
 }
 
 /// One row of `GET /_admin/apps`.
@@ -136,7 +138,12 @@ pub struct AppStatus {
 impl Registry {
     /// A registry over the trees `roots` (the plugin tree first), empty until [`Registry::reload`].
     /// `state` holds the version pins.
-    pub fn new(roots: Vec<PathBuf>, runtime: Arc<Runtime>, state: Arc<dyn StateStore>) -> Self {
+    pub fn new(
+        roots: Vec<PathBuf>,
+        runtime: Arc<Runtime>,
+        state: Arc<dyn StateStore>,
+        metrics: Arc<crate::metrics::Metrics>,
+    ) -> Self {
         Registry {
             roots,
             runtime,
@@ -148,6 +155,7 @@ impl Registry {
             writes: Default::default(),
             reloads: Default::default(),
             reload_started: Default::default(),
+            metrics,
         }
     }
 
@@ -203,6 +211,18 @@ impl Registry {
             d.retain(|s, _| served.contains(s));
         }
         self.release_unpinned(&mut next).await;
+        let failing =
+            next.tenants.values().any(|t| t.config_error.is_some() || t.apps.values().any(|a| a.last_error.is_some()));
+        let versions: std::collections::HashSet<&str> = next
+            .tenants
+            .values()
+            .flat_map(|t| t.apps.values())
+            .flat_map(|a| a.version.iter().chain(a.retired.iter().map(|(v, _)| v)))
+            .map(|v| v.hash.as_str())
+            .collect();
+        self.metrics.loaded_versions.set(i64::try_from(versions.len()).unwrap_or(i64::MAX));
+        let result = if failing { "error" } else { "ok" };
+        self.metrics.reloads.get_or_create(&crate::metrics::ResultLabel { result: result.into() }).inc();
         self.live.store(Arc::new(next));
         if let Ok(mut started) = self.reload_started.lock() {
             *started = None;

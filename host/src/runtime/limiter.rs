@@ -77,6 +77,11 @@ impl Limiter {
     pub fn host_cap(&self) -> u64 {
         self.host.cap()
     }
+
+    /// The memory this instance holds (linear memory only grows: also its peak), bytes.
+    pub fn charged(&self) -> u64 {
+        self.charged
+    }
 }
 
 impl wasmtime::ResourceLimiter for Limiter {

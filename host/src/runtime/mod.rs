@@ -27,7 +27,7 @@ pub use lanes::{LONG_CALL, Lanes};
 pub use limiter::{Exhausted, MemoryBudget};
 pub use output::CallLog;
 pub use scheduler::{Ask, Refusal, Scheduler, Slot, TenantLoad, held};
-pub use store::{HostState, PluginEnv};
+pub use store::{HostState, HostTrace, PluginEnv};
 
 use crate::config::{Limits, MAX_MEMORY_MIB};
 use bindings::{Plugin, PluginPre};
@@ -399,13 +399,16 @@ impl Runtime {
         run: RunSpec<'_>,
         ctx: Context,
         payload: &str,
-    ) -> (Result<Option<String>, GuestFailure>, CallLog) {
+    ) -> (Result<Option<String>, GuestFailure>, CallLog, CallStats) {
         let RunSpec { env, limits, tenant_budget, deadline } = run;
         let log = env.log.clone();
         let mut store = self.store(env, limits, tenant_budget, deadline);
         let answer = ctx.webhook == Webhook::Answer || ctx.webhook == Webhook::Fallback;
+        let started = Instant::now();
+        let mut instantiated = None;
         let run = async {
             let plugin: Plugin = version.pre.instantiate_async(&mut store).await?;
+            instantiated = Some(Instant::now());
             if answer {
                 plugin.call_answer(&mut store, &ctx, payload).await.map(|r| r.map(Some))
             } else {
@@ -413,6 +416,12 @@ impl Runtime {
             }
         };
         let outcome = tokio::time::timeout_at((deadline + HOST_CALL_GRACE).into(), run).await;
+        let ended = Instant::now();
+        let stats = CallStats {
+            instantiate: instantiated.unwrap_or(ended).duration_since(started),
+            run: instantiated.map(|i| ended.duration_since(i)).unwrap_or_default(),
+            peak_memory: store.data().limiter.charged(),
+        };
         let limiter = &store.data().limiter;
         let result = match outcome {
             Err(_) => Err(GuestFailure::Deadline(limits.timeout.as_millis())),
@@ -420,8 +429,19 @@ impl Runtime {
             Ok(Ok(Err(message))) => Err(GuestFailure::Error(message)),
             Ok(Err(e)) => Err(classify_trap(&e, limiter, limits)),
         };
-        (result, log)
+        (result, log, stats)
     }
+}
+
+/// How one run went, for the inspector and the metrics.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct CallStats {
+    /// Instantiating the plugin.
+    pub instantiate: Duration,
+    /// Running its handler.
+    pub run: Duration,
+    /// The instance's memory at its peak, bytes.
+    pub peak_memory: u64,
 }
 
 /// What one run gets besides the webhook: its environment, limits, memory share and deadline.

@@ -34,6 +34,69 @@ pub struct PluginEnv {
     pub call_ns: Option<Namespace>,
     /// The call's log.
     pub log: CallLog,
+    /// Where its host calls are noted, for the inspector and the metrics.
+    pub trace: Option<HostTrace>,
+}
+
+/// Host calls noted per webhook at most (the rest are counted, not listed).
+const MAX_TRACED: usize = 64;
+
+/// What one call asked the host for (state operations), noted for the inspector and timed for the
+/// metrics.
+#[derive(Debug, Clone)]
+pub struct HostTrace {
+    calls: Arc<std::sync::Mutex<(Vec<String>, usize)>>,
+    metrics: Arc<crate::metrics::Metrics>,
+    backend: &'static str,
+}
+
+impl HostTrace {
+    /// A trace timing state operations on `backend` into `metrics`.
+    pub fn new(metrics: Arc<crate::metrics::Metrics>, backend: &'static str) -> Self {
+        HostTrace { calls: Arc::default(), metrics, backend }
+    }
+
+    fn note(&self, op: &str, scope: Scope, key: &str, result: &str, took: Duration) {
+        let kind = if result.starts_with("quota") || result.starts_with("unavailable") || result.starts_with("invalid")
+        {
+            result.split(':').next().unwrap_or(result)
+        } else {
+            "ok"
+        };
+        self.metrics.state_op(self.backend, op, kind, took);
+        let scope = match scope {
+            Scope::Call => "call",
+            Scope::App => "app",
+        };
+        if let Ok(mut calls) = self.calls.lock() {
+            if calls.0.len() < MAX_TRACED {
+                let key: String = key.chars().take(80).collect();
+                calls.0.push(format!("state.{op} {scope} {key:?} -> {result} ({:.3} ms)", took.as_secs_f64() * 1e3));
+            } else {
+                calls.1 += 1;
+            }
+        }
+    }
+
+    /// The calls noted so far (and a line for those over the cap).
+    pub fn take(&self) -> Vec<String> {
+        let Ok(mut calls) = self.calls.lock() else { return Vec::new() };
+        let (mut list, over) = (std::mem::take(&mut calls.0), std::mem::take(&mut calls.1));
+        if over > 0 {
+            list.push(format!("... and {over} more"));
+        }
+        list
+    }
+}
+
+fn outcome<T>(result: &Result<T, WitStateError>, ok: impl FnOnce(&T) -> String) -> String {
+    match result {
+        Ok(v) => ok(v),
+        Err(WitStateError::QuotaExceeded(m)) => format!("quota-exceeded: {m}"),
+        Err(WitStateError::Unavailable(m)) => format!("unavailable: {m}"),
+        Err(WitStateError::Invalid(m)) => format!("invalid: {m}"),
+        Err(WitStateError::NoCall) => "invalid: no call state in this webhook".into(),
+    }
 }
 
 impl PluginEnv {
@@ -45,6 +108,7 @@ impl PluginEnv {
             app_ns: Namespace::App { tenant: String::new(), app: String::new() },
             call_ns: None,
             log: CallLog::new(0),
+            trace: None,
         }
     }
 }
@@ -220,11 +284,28 @@ impl HostState {
     }
 }
 
+impl HostState {
+    fn traced(&self, op: &str, scope: Scope, key: &str, started: Instant, result: &str) {
+        if let Some(trace) = &self.env.trace {
+            trace.note(op, scope, key, result, started.elapsed());
+        }
+    }
+}
+
 impl bindings::vonage::ncco::state::Host for HostState {
     async fn get(&mut self, scope: Scope, key: String) -> Result<Option<Vec<u8>>, WitStateError> {
-        let ns = self.scope_ns(scope)?;
-        Self::check_key(&key)?;
-        self.env.state.get(&ns, &key).await.map_err(|e| self.unavailable(&e))
+        let started = Instant::now();
+        let result = match self.scope_ns(scope).and_then(|ns| Self::check_key(&key).map(|()| ns)) {
+            Err(e) => Err(e),
+            Ok(ns) => {
+                let state = Arc::clone(&self.env.state);
+                let got = state.get(&ns, &key).await;
+                got.map_err(|e| self.unavailable(&e))
+            }
+        };
+        let said = outcome(&result, |v| v.as_ref().map_or("absent".into(), |v| format!("{} bytes", v.len())));
+        self.traced("get", scope, &key, started, &said);
+        result
     }
 
     async fn set(
@@ -234,17 +315,34 @@ impl bindings::vonage::ncco::state::Host for HostState {
         value: Vec<u8>,
         ttl_seconds: Option<u32>,
     ) -> Result<(), WitStateError> {
-        let ns = self.scope_ns(scope)?;
-        Self::check_key(&key)?;
-        Self::check_value(&value)?;
-        let ttl = Self::ttl(scope, ttl_seconds);
-        self.env.state.set(&ns, &key, value, ttl).await.map_err(|e| self.unavailable(&e))
+        let started = Instant::now();
+        let size = value.len();
+        let checked =
+            self.scope_ns(scope).and_then(|ns| Self::check_key(&key).and(Self::check_value(&value)).map(|()| ns));
+        let result = match checked {
+            Err(e) => Err(e),
+            Ok(ns) => {
+                let state = Arc::clone(&self.env.state);
+                let done = state.set(&ns, &key, value, Self::ttl(scope, ttl_seconds)).await;
+                done.map_err(|e| self.unavailable(&e))
+            }
+        };
+        self.traced("set", scope, &key, started, &outcome(&result, |()| format!("stored {size} bytes")));
+        result
     }
 
     async fn delete(&mut self, scope: Scope, key: String) -> Result<(), WitStateError> {
-        let ns = self.scope_ns(scope)?;
-        Self::check_key(&key)?;
-        self.env.state.delete(&ns, &key).await.map_err(|e| self.unavailable(&e))
+        let started = Instant::now();
+        let result = match self.scope_ns(scope).and_then(|ns| Self::check_key(&key).map(|()| ns)) {
+            Err(e) => Err(e),
+            Ok(ns) => {
+                let state = Arc::clone(&self.env.state);
+                let done = state.delete(&ns, &key).await;
+                done.map_err(|e| self.unavailable(&e))
+            }
+        };
+        self.traced("delete", scope, &key, started, &outcome(&result, |()| "deleted".into()));
+        result
     }
 
     async fn increment(
@@ -254,16 +352,22 @@ impl bindings::vonage::ncco::state::Host for HostState {
         delta: i64,
         ttl_seconds: Option<u32>,
     ) -> Result<i64, WitStateError> {
-        let ns = self.scope_ns(scope)?;
-        Self::check_key(&key)?;
-        let ttl = Self::ttl(scope, ttl_seconds);
-        match self.env.state.increment(&ns, &key, delta, ttl).await {
-            Ok(Some(n)) => Ok(n),
-            Ok(None) => Err(WitStateError::Invalid(format!(
-                "`{key}` does not hold an integer (decimal text), or adding {delta} overflows"
-            ))),
-            Err(e) => Err(self.unavailable(&e)),
-        }
+        let started = Instant::now();
+        let result = match self.scope_ns(scope).and_then(|ns| Self::check_key(&key).map(|()| ns)) {
+            Err(e) => Err(e),
+            Ok(ns) => {
+                let state = Arc::clone(&self.env.state);
+                match state.increment(&ns, &key, delta, Self::ttl(scope, ttl_seconds)).await {
+                    Ok(Some(n)) => Ok(n),
+                    Ok(None) => Err(WitStateError::Invalid(format!(
+                        "`{key}` does not hold an integer (decimal text), or adding {delta} overflows"
+                    ))),
+                    Err(e) => Err(self.unavailable(&e)),
+                }
+            }
+        };
+        self.traced("increment", scope, &key, started, &outcome(&result, |n| format!("now {n}")));
+        result
     }
 
     async fn compare_and_set(
@@ -274,13 +378,26 @@ impl bindings::vonage::ncco::state::Host for HostState {
         new: Option<Vec<u8>>,
         ttl_seconds: Option<u32>,
     ) -> Result<bool, WitStateError> {
-        let ns = self.scope_ns(scope)?;
-        Self::check_key(&key)?;
-        if let Some(v) = &new {
-            Self::check_value(v)?;
-        }
-        let ttl = Self::ttl(scope, ttl_seconds);
-        self.env.state.compare_and_set(&ns, &key, expected, new, ttl).await.map_err(|e| self.unavailable(&e))
+        let started = Instant::now();
+        let checked = self.scope_ns(scope).and_then(|ns| {
+            Self::check_key(&key)?;
+            if let Some(v) = &new {
+                Self::check_value(v)?;
+            }
+            Ok(ns)
+        });
+        let result = match checked {
+            Err(e) => Err(e),
+            Ok(ns) => {
+                let state = Arc::clone(&self.env.state);
+                let done = state.compare_and_set(&ns, &key, expected, new, Self::ttl(scope, ttl_seconds)).await;
+                done.map_err(|e| self.unavailable(&e))
+            }
+        };
+        let said =
+            outcome(&result, |swapped| if *swapped { "swapped".into() } else { "not swapped (value moved)".into() });
+        self.traced("compare_and_set", scope, &key, started, &said);
+        result
     }
 }
 

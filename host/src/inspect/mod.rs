@@ -1,0 +1,473 @@
+//! The call inspector's records: one per webhook (what came in, what the plugin logged, what went
+//! out, how long each step took, how much memory, why it failed), grouped by conversation into
+//! calls, in a store bounded by count and bytes (oldest dropped first).
+//!
+//! The webhook's path only hands a [`Draft`] to a channel (never waiting: a full channel drops the
+//! record and counts it); a recorder task parses and redacts the request, stores the record and
+//! tells the live followers (server-sent events).
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use serde::Serialize;
+use serde_json::Value;
+
+/// Records kept by default.
+pub const DEFAULT_RECORDS: usize = 10_000;
+/// Bytes of records kept by default.
+pub const DEFAULT_RECORD_MIB: u64 = 64;
+/// Drafts waiting for the recorder at most (more are dropped, and counted).
+const QUEUE: usize = 4096;
+/// Calls listed at most by one request.
+pub const MAX_LISTED: usize = 500;
+
+/// Time spent in each step of one webhook, microseconds.
+#[derive(Debug, Clone, Copy, Default, Serialize)]
+pub struct Timings {
+    /// Waiting for an instance slot.
+    pub wait: u64,
+    /// Instantiating the plugin.
+    pub instantiate: u64,
+    /// Running its handler.
+    pub run: u64,
+    /// Checking the NCCO it returned.
+    pub validate: u64,
+    /// From arrival to the answer.
+    pub total: u64,
+}
+
+/// What the webhook's path hands over; the recorder does the rest.
+#[derive(Debug)]
+pub struct Draft {
+    /// Tenant.
+    pub tenant: String,
+    /// App.
+    pub app: String,
+    /// The version that ran (its SHA-256).
+    pub version: Option<String>,
+    /// `answer`, `fallback`, `event` or `rtc`.
+    pub webhook: &'static str,
+    /// The event callback's name, for `/event/{callback}`.
+    pub callback: Option<String>,
+    /// The call leg.
+    pub uuid: Option<String>,
+    /// The conversation (the call's key in the inspector).
+    pub conversation_uuid: Option<String>,
+    /// `unsigned`, `verified` or `refused`.
+    pub signature: &'static str,
+    /// When it arrived.
+    pub received: std::time::SystemTime,
+    /// The HTTP status answered.
+    pub http_status: u16,
+    /// `ok`, or the failure kind.
+    pub outcome: String,
+    /// The failure's message.
+    pub failure: Option<String>,
+    /// The webhook as the plugin got it (JSON text).
+    pub request: String,
+    /// The NCCO answered (JSON text), if one was.
+    pub ncco: Option<String>,
+    /// True when the NCCO is the app's fallback.
+    pub fallback: bool,
+    /// What the plugin logged.
+    pub logs: String,
+    /// Log bytes over the app's cap.
+    pub log_dropped_bytes: usize,
+    /// The steps' times.
+    pub timings_us: Timings,
+    /// The instance's memory at its peak, bytes.
+    pub peak_memory_bytes: Option<u64>,
+    /// What the plugin asked the host for (state operations), in order.
+    pub host_calls: Vec<String>,
+}
+
+/// One webhook, as the inspector shows it.
+#[derive(Debug, Clone, Serialize)]
+pub struct Record {
+    /// Arrival order on this host.
+    pub seq: u64,
+    /// Arrival (ISO 8601, UTC).
+    pub received_at: String,
+    /// Arrival, Unix milliseconds.
+    pub received_ms: i64,
+    /// Tenant.
+    pub tenant: String,
+    /// App.
+    pub app: String,
+    /// The version that ran.
+    pub version: Option<String>,
+    /// `answer`, `fallback`, `event` or `rtc`.
+    pub webhook: &'static str,
+    /// The callback name.
+    pub callback: Option<String>,
+    /// The event's `status` (`ringing`, `answered`, `completed`, ...), for status events.
+    pub status: Option<String>,
+    /// The call leg.
+    pub uuid: Option<String>,
+    /// The conversation.
+    pub conversation_uuid: Option<String>,
+    /// The caller and the called number (redacted as configured).
+    pub from: Option<String>,
+    /// The number called.
+    pub to: Option<String>,
+    /// `unsigned`, `verified` or `refused`.
+    pub signature: &'static str,
+    /// The HTTP status answered.
+    pub http_status: u16,
+    /// `ok`, or the failure kind.
+    pub outcome: String,
+    /// The failure's message.
+    pub failure: Option<String>,
+    /// The request as received (redacted as configured).
+    pub request: Value,
+    /// The NCCO answered.
+    pub ncco: Option<Value>,
+    /// The texts the caller hears from it (talk actions).
+    pub heard: Vec<String>,
+    /// True when the NCCO is the app's fallback.
+    pub fallback: bool,
+    /// The plugin's log lines.
+    pub logs: Vec<String>,
+    /// Log bytes over the cap.
+    pub log_dropped_bytes: usize,
+    /// The steps' times, microseconds.
+    pub timings_us: Timings,
+    /// Peak instance memory, bytes.
+    pub peak_memory_bytes: Option<u64>,
+    /// Host calls, in order.
+    pub host_calls: Vec<String>,
+}
+
+impl Record {
+    /// The call this record belongs to: its conversation, else its leg, else itself.
+    pub fn call_key(&self) -> String {
+        self.conversation_uuid.clone().or_else(|| self.uuid.clone()).unwrap_or_else(|| format!("webhook-{}", self.seq))
+    }
+}
+
+/// What the inspector hides of requests.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Redaction {
+    /// Phone numbers (`from`, `to`, `number` keys): all but the last 3 digits masked.
+    pub numbers: bool,
+    /// Custom data (`custom_data`, `headers`, `payload`, `client_ref`): replaced by `"(redacted)"`.
+    pub custom_data: bool,
+}
+
+const NUMBER_KEYS: &[&str] = &["from", "to", "number", "from_number", "to_number", "phone_number"];
+const CUSTOM_KEYS: &[&str] = &["custom_data", "headers", "payload", "client_ref", "user_to_user"];
+
+fn mask(number: &str) -> String {
+    let n = number.chars().count();
+    number.chars().enumerate().map(|(i, c)| if i + 3 < n && c.is_ascii_alphanumeric() { '•' } else { c }).collect()
+}
+
+impl Redaction {
+    fn apply(self, value: &mut Value) {
+        match value {
+            Value::Object(map) => {
+                for (k, v) in map.iter_mut() {
+                    if self.numbers && NUMBER_KEYS.contains(&k.as_str()) {
+                        match v {
+                            Value::String(s) => *s = mask(s),
+                            Value::Number(n) => *v = Value::String(mask(&n.to_string())),
+                            other => self.apply(other),
+                        }
+                    } else if self.custom_data && CUSTOM_KEYS.contains(&k.as_str()) {
+                        *v = Value::String("(redacted)".into());
+                    } else {
+                        self.apply(v);
+                    }
+                }
+            }
+            Value::Array(items) => items.iter_mut().for_each(|v| self.apply(v)),
+            _ => {}
+        }
+    }
+}
+
+/// The talk texts of an NCCO.
+fn heard(ncco: &Value) -> Vec<String> {
+    ncco.as_array()
+        .into_iter()
+        .flatten()
+        .filter(|a| a["action"] == "talk")
+        .filter_map(|a| a["text"].as_str().map(str::to_owned))
+        .collect()
+}
+
+fn iso(at: std::time::SystemTime) -> (String, i64) {
+    let ms = at.duration_since(std::time::UNIX_EPOCH).map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX));
+    (crate::simulate::clock::iso8601(ms), ms)
+}
+
+impl Draft {
+    fn into_record(self, seq: u64, redaction: Redaction) -> Record {
+        let mut request: Value = serde_json::from_str(&self.request).unwrap_or(Value::String(self.request));
+        let number = |k: &str| {
+            request.get(k).and_then(|v| v.as_str().map(str::to_owned).or_else(|| v.as_u64().map(|n| n.to_string())))
+        };
+        let (mut from, mut to) = (number("from"), number("to"));
+        if redaction.numbers {
+            from = from.map(|n| mask(&n));
+            to = to.map(|n| mask(&n));
+        }
+        let status = request.get("status").and_then(Value::as_str).map(str::to_owned);
+        redaction.apply(&mut request);
+        let ncco: Option<Value> = self.ncco.as_deref().and_then(|n| serde_json::from_str(n).ok());
+        let heard = ncco.as_ref().map(heard).unwrap_or_default();
+        let (received_at, received_ms) = iso(self.received);
+        Record {
+            seq,
+            received_at,
+            received_ms,
+            tenant: self.tenant,
+            app: self.app,
+            version: self.version,
+            webhook: self.webhook,
+            callback: self.callback,
+            status,
+            uuid: self.uuid,
+            conversation_uuid: self.conversation_uuid,
+            from,
+            to,
+            signature: self.signature,
+            http_status: self.http_status,
+            outcome: self.outcome,
+            failure: self.failure,
+            request,
+            ncco,
+            heard,
+            fallback: self.fallback,
+            logs: self.logs.lines().map(str::to_owned).collect(),
+            log_dropped_bytes: self.log_dropped_bytes,
+            timings_us: self.timings_us,
+            peak_memory_bytes: self.peak_memory_bytes,
+            host_calls: self.host_calls,
+        }
+    }
+}
+
+/// One call in the list.
+#[derive(Debug, Clone, Serialize)]
+pub struct CallSummary {
+    /// The call's key (its conversation).
+    pub conversation_uuid: String,
+    /// Tenant.
+    pub tenant: String,
+    /// App.
+    pub app: String,
+    /// Its first webhook's arrival.
+    pub started: String,
+    /// Its last webhook's arrival.
+    pub last: String,
+    /// Webhooks recorded.
+    pub webhooks: usize,
+    /// `ok`, or the kind of its first failure.
+    pub outcome: String,
+    /// Failed webhooks.
+    pub failures: usize,
+    /// Caller and called number, from the answer.
+    pub from: Option<String>,
+    /// The number called.
+    pub to: Option<String>,
+    /// The call legs seen.
+    pub uuids: Vec<String>,
+    /// What the caller heard first.
+    pub heard: Vec<String>,
+}
+
+/// Which calls to list.
+#[derive(Debug, Clone, Default, serde::Deserialize)]
+pub struct Filter {
+    /// Only this tenant's.
+    pub tenant: Option<String>,
+    /// Only this app's.
+    pub app: Option<String>,
+    /// A number the call was from or to (digits compared).
+    pub number: Option<String>,
+    /// A call leg or conversation id.
+    pub uuid: Option<String>,
+    /// `ok`, `failed`, or a failure kind.
+    pub outcome: Option<String>,
+    /// At most this many (default 100, at most 500).
+    pub limit: Option<usize>,
+}
+
+impl Filter {
+    fn keeps(&self, call: &CallSummary) -> bool {
+        let digits = |s: &str| s.chars().filter(char::is_ascii_digit).collect::<String>();
+        self.tenant.as_ref().is_none_or(|t| *t == call.tenant)
+            && self.app.as_ref().is_none_or(|a| *a == call.app)
+            && self.uuid.as_ref().is_none_or(|u| *u == call.conversation_uuid || call.uuids.contains(u))
+            && self.number.as_ref().is_none_or(|n| {
+                let n = digits(n);
+                !n.is_empty() && [&call.from, &call.to].into_iter().flatten().any(|x| digits(x).contains(&n))
+            })
+            && self.outcome.as_ref().is_none_or(|o| match o.as_str() {
+                "ok" => call.failures == 0,
+                "failed" => call.failures > 0,
+                kind => call.outcome == kind,
+            })
+    }
+}
+
+#[derive(Debug, Default)]
+struct Inner {
+    records: VecDeque<(Arc<Record>, usize)>,
+    bytes: usize,
+}
+
+/// The bounded store of records and its live followers.
+#[derive(Debug)]
+pub struct Inspector {
+    inner: std::sync::Mutex<Inner>,
+    max_records: usize,
+    max_bytes: usize,
+    redaction: Redaction,
+    seq: AtomicU64,
+    drafts: tokio::sync::mpsc::Sender<Draft>,
+    live: tokio::sync::broadcast::Sender<Arc<Record>>,
+    dropped: AtomicU64,
+}
+
+impl Inspector {
+    /// A store of at most `max_records` records and `max_bytes` bytes of them, with its recorder
+    /// task (on the current tokio runtime).
+    pub fn start(max_records: usize, max_bytes: u64, redaction: Redaction) -> Arc<Self> {
+        let (drafts, mut queue) = tokio::sync::mpsc::channel(QUEUE);
+        let (live, _) = tokio::sync::broadcast::channel(256);
+        let inspector = Arc::new(Inspector {
+            inner: Default::default(),
+            max_records: max_records.max(1),
+            max_bytes: usize::try_from(max_bytes).unwrap_or(usize::MAX),
+            redaction,
+            seq: AtomicU64::new(0),
+            drafts,
+            live,
+            dropped: AtomicU64::new(0),
+        });
+        let weak = Arc::downgrade(&inspector);
+        tokio::spawn(async move {
+            while let Some(draft) = queue.recv().await {
+                let Some(inspector) = weak.upgrade() else { break };
+                inspector.store(draft);
+            }
+        });
+        inspector
+    }
+
+    /// Hands a webhook's record over, never waiting (dropped and counted when the recorder is behind).
+    pub fn submit(&self, draft: Draft) {
+        if self.drafts.try_send(draft).is_err() {
+            self.dropped.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    /// Records dropped because the recorder was behind.
+    pub fn dropped(&self) -> u64 {
+        self.dropped.load(Ordering::Relaxed)
+    }
+
+    fn store(&self, draft: Draft) {
+        let seq = self.seq.fetch_add(1, Ordering::Relaxed) + 1;
+        let record = Arc::new(draft.into_record(seq, self.redaction));
+        // The JSON size approximates what it holds.
+        let size = serde_json::to_vec(&*record).map_or(1024, |v| v.len());
+        if let Ok(mut inner) = self.inner.lock() {
+            inner.records.push_back((Arc::clone(&record), size));
+            inner.bytes += size;
+            while inner.records.len() > self.max_records || (inner.bytes > self.max_bytes && inner.records.len() > 1) {
+                if let Some((_, n)) = inner.records.pop_front() {
+                    inner.bytes -= n;
+                }
+            }
+        }
+        let _ = self.live.send(record);
+    }
+
+    /// Follows new records as they are stored.
+    pub fn follow(&self) -> tokio::sync::broadcast::Receiver<Arc<Record>> {
+        self.live.subscribe()
+    }
+
+    /// Records held and their bytes.
+    pub fn size(&self) -> (usize, usize) {
+        self.inner.lock().map_or((0, 0), |i| (i.records.len(), i.bytes))
+    }
+
+    /// The calls, newest first, that `filter` keeps (and `tenant`, when the caller is a tenant).
+    pub fn calls(&self, filter: &Filter) -> Vec<CallSummary> {
+        let records: Vec<Arc<Record>> =
+            self.inner.lock().map(|i| i.records.iter().map(|(r, _)| Arc::clone(r)).collect()).unwrap_or_default();
+        let mut calls: HashMap<String, CallSummary> = HashMap::new();
+        let mut order: Vec<String> = Vec::new();
+        for r in &records {
+            let key = r.call_key();
+            let call = calls.entry(key.clone()).or_insert_with(|| {
+                order.push(key.clone());
+                CallSummary {
+                    conversation_uuid: key.clone(),
+                    tenant: r.tenant.clone(),
+                    app: r.app.clone(),
+                    started: r.received_at.clone(),
+                    last: r.received_at.clone(),
+                    webhooks: 0,
+                    outcome: "ok".into(),
+                    failures: 0,
+                    from: None,
+                    to: None,
+                    uuids: Vec::new(),
+                    heard: Vec::new(),
+                }
+            });
+            call.webhooks += 1;
+            call.last.clone_from(&r.received_at);
+            if r.outcome != "ok" {
+                if call.failures == 0 {
+                    call.outcome.clone_from(&r.outcome);
+                }
+                call.failures += 1;
+            }
+            if call.from.is_none() {
+                call.from.clone_from(&r.from);
+            }
+            if call.to.is_none() {
+                call.to.clone_from(&r.to);
+            }
+            if let Some(u) = &r.uuid
+                && !call.uuids.contains(u)
+            {
+                call.uuids.push(u.clone());
+            }
+            if call.heard.is_empty() {
+                call.heard.clone_from(&r.heard);
+            }
+        }
+        let limit = filter.limit.unwrap_or(100).min(MAX_LISTED);
+        order.iter().rev().filter_map(|k| calls.get(k)).filter(|c| filter.keeps(c)).take(limit).cloned().collect()
+    }
+
+    /// One call's records in arrival order.
+    pub fn call(&self, key: &str) -> Vec<Arc<Record>> {
+        self.inner
+            .lock()
+            .map(|i| i.records.iter().filter(|(r, _)| r.call_key() == key).map(|(r, _)| Arc::clone(r)).collect())
+            .unwrap_or_default()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn numbers_keep_their_last_three_digits_and_custom_data_goes() {
+        let mut v = serde_json::json!({"from": "447700900123", "to": {"type": "phone", "number": "447700900456"}, "custom_data": {"a": 1}});
+        Redaction { numbers: true, custom_data: true }.apply(&mut v);
+        assert_eq!(v["from"], "•••••••••123");
+        assert_eq!(v["to"]["number"], "•••••••••456");
+        assert_eq!(v["custom_data"], "(redacted)");
+    }
+}
