@@ -193,6 +193,14 @@ fn peers(scratch: &Path, wasm: &Path, ncco: &str, path: &str) -> Vec<Server> {
     cmd.arg("serve").arg("--plugins").arg(&tree).arg("--data-dir").arg(scratch.join("served-data"));
     cmd.args(["--listen", &addr.to_string(), "--public-url", "http://127.0.0.1"]);
     servers.extend(start("ncco-host + hello", cmd, addr, path));
+    // The same without the inspector's records: what recording costs.
+    let quiet = scratch.join("no-inspector.toml");
+    std::fs::write(&quiet, "inspect = false\n").unwrap();
+    let addr = free_addr();
+    let mut cmd = Command::new(target.join("release/ncco-host"));
+    cmd.arg("serve").arg("--plugins").arg(&tree).arg("--data-dir").arg(scratch.join("quiet-data"));
+    cmd.args(["--listen", &addr.to_string(), "--public-url", "http://127.0.0.1", "--config"]).arg(&quiet);
+    servers.extend(start("ncco-host + hello, no inspector", cmd, addr, path));
     // The native axum handler: this binary again.
     let body = scratch.join("ncco.json");
     std::fs::write(&body, ncco).unwrap();
@@ -291,7 +299,7 @@ fn side_by_side(scratch: &Path, wasm: &Path, ncco: &str) {
     println!(
         "HTTP answers/s, wrk -t1 -c{HTTP_CONNECTIONS}, {HTTP_SECONDS} s, median of {HTTP_RUNS} (separate processes, loopback):"
     );
-    let host = figures.iter().find(|f| f.0.starts_with("ncco-host")).map(|f| f.1);
+    let host = figures.iter().find(|f| f.0 == "ncco-host + hello").map(|f| f.1);
     for (name, rps, p99) in &figures {
         let ratio = host.map(|h| {
             if name.starts_with("ncco-host") { String::new() } else { format!("   host {:.2}x this", h / rps) }
@@ -299,6 +307,13 @@ fn side_by_side(scratch: &Path, wasm: &Path, ncco: &str) {
         println!("  {name:<38} {rps:>9.0}/s   p99 {p99:>6.2} ms{}", ratio.unwrap_or_default());
     }
     println!("  goals: host >= 0.35x native, >= 4x Express, >= 3x wasmtime serve, host p99 <= 3 ms");
+    let quiet = figures.iter().find(|f| f.0.ends_with("no inspector")).map(|f| f.1);
+    if let (Some(on), Some(off)) = (host, quiet) {
+        println!(
+            "  recording every webhook for the inspector costs {:.1}% of throughput (goal < 5%)",
+            (1.0 - on / off) * 100.0
+        );
+    }
 }
 
 /// `native-server ADDR FILE`: the native baseline, answering every answer route with FILE's bytes.

@@ -496,6 +496,8 @@ pub struct ServeFile {
     pub admin_token_sha256: Option<String>,
     /// Serve the admin, deploy and inspector routes on this address instead of the webhook port.
     pub admin_listen: Option<SocketAddr>,
+    /// Record webhooks for the inspector (default true; false leaves it empty).
+    pub inspect: Option<bool>,
     /// Webhook records the inspector keeps (oldest dropped first).
     pub inspect_records: Option<usize>,
     /// Bytes of webhook records the inspector keeps, MiB.
@@ -640,6 +642,8 @@ pub struct ServeConfig {
     pub admin_token_sha256: Option<String>,
     /// Where the admin, deploy and inspector routes listen, when not on the webhook port.
     pub admin_listen: Option<SocketAddr>,
+    /// Whether webhooks are recorded for the inspector.
+    pub inspect: bool,
     /// Webhook records the inspector keeps.
     pub inspect_records: usize,
     /// Bytes of webhook records the inspector keeps.
@@ -707,6 +711,7 @@ impl ServeConfig {
             state: None,
             admin_token_sha256: None,
             admin_listen: None,
+            inspect: true,
             inspect_records: crate::inspect::DEFAULT_RECORDS,
             inspect_bytes: crate::inspect::DEFAULT_RECORD_MIB << 20,
             inspect_redaction: crate::inspect::Redaction::default(),

@@ -111,6 +111,7 @@ fn resolve(args: ServeArgs) -> anyhow::Result<ServeConfig> {
     config.admin_listen = args.admin_listen.or(file.admin_listen);
     config.log_format =
         args.host.log_format.as_deref().and_then(LogFormat::parse).or(file.log_format).unwrap_or_default();
+    config.inspect = file.inspect.unwrap_or(true);
     if let Some(n) = file.inspect_records {
         config.inspect_records = n;
     }

@@ -95,6 +95,7 @@ impl Host {
                 config.inspect_records,
                 config.inspect_bytes,
                 config.inspect_redaction,
+                config.inspect,
             ),
             state_backend: match backend {
                 crate::state::StateBackend::Embedded(_) => "embedded",

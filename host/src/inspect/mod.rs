@@ -330,12 +330,13 @@ pub struct Inspector {
     drafts: tokio::sync::mpsc::Sender<Draft>,
     live: tokio::sync::broadcast::Sender<Arc<Record>>,
     dropped: AtomicU64,
+    enabled: bool,
 }
 
 impl Inspector {
     /// A store of at most `max_records` records and `max_bytes` bytes of them, with its recorder
-    /// task (on the current tokio runtime).
-    pub fn start(max_records: usize, max_bytes: u64, redaction: Redaction) -> Arc<Self> {
+    /// task (on the current tokio runtime); when not `enabled`, nothing is recorded.
+    pub fn start(max_records: usize, max_bytes: u64, redaction: Redaction, enabled: bool) -> Arc<Self> {
         let (drafts, mut queue) = tokio::sync::mpsc::channel(QUEUE);
         let (live, _) = tokio::sync::broadcast::channel(256);
         let inspector = Arc::new(Inspector {
@@ -347,6 +348,7 @@ impl Inspector {
             drafts,
             live,
             dropped: AtomicU64::new(0),
+            enabled,
         });
         let weak = Arc::downgrade(&inspector);
         tokio::spawn(async move {
@@ -360,7 +362,7 @@ impl Inspector {
 
     /// Hands a webhook's record over, never waiting (dropped and counted when the recorder is behind).
     pub fn submit(&self, draft: Draft) {
-        if self.drafts.try_send(draft).is_err() {
+        if self.enabled && self.drafts.try_send(draft).is_err() {
             self.dropped.fetch_add(1, Ordering::Relaxed);
         }
     }
