@@ -82,6 +82,19 @@ impl Host {
             tokio::time::sleep(watch::SETTLE_CHECK).await;
             registry.reload().await;
         }
+        // With Redis, every host shows the whole call.
+        let shared_records = match &backend {
+            crate::state::StateBackend::Redis(url) if config.inspect => {
+                match crate::inspect::shared::SharedRecords::connect(url, config.inspect_records).await {
+                    Ok(r) => Some(r),
+                    Err(e) => {
+                        tracing::warn!("inspector: cannot share records through {url} ({e}); this host shows its own");
+                        None
+                    }
+                }
+            }
+            _ => None,
+        };
         let shared = Arc::new(Shared {
             registry: Arc::clone(&registry),
             state,
@@ -96,6 +109,7 @@ impl Host {
                 config.inspect_bytes,
                 config.inspect_redaction,
                 config.inspect,
+                shared_records,
             ),
             state_backend: match backend {
                 crate::state::StateBackend::Embedded(_) => "embedded",

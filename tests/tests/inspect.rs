@@ -11,7 +11,7 @@ use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use ncco_tests::{HostProcess, Reply, get, get_with, ncco_host_bin, plugin_wasm, post, workspace_root};
+use ncco_tests::{HostProcess, RedisServer, Reply, get, get_with, ncco_host_bin, plugin_wasm, post, workspace_root};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
@@ -245,11 +245,12 @@ fn sha(token: &str) -> String {
 }
 
 /// Reads the live stream with `token` until the first record arrives.
-fn first_live_record(host: &HostProcess, token: &str, trigger: impl FnOnce()) -> Value {
+fn first_live_record(host: &HostProcess, token: Option<&str>, trigger: impl FnOnce()) -> Value {
     let addr = host.base_url.trim_start_matches("http://").to_owned();
     let mut s = std::net::TcpStream::connect(&addr).unwrap();
     s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
-    write!(s, "GET /_inspect/api/live HTTP/1.1\r\nHost: {addr}\r\nAuthorization: Bearer {token}\r\n\r\n").unwrap();
+    let auth = token.map(|t| format!("Authorization: Bearer {t}\r\n")).unwrap_or_default();
+    write!(s, "GET /_inspect/api/live HTTP/1.1\r\nHost: {addr}\r\n{auth}\r\n").unwrap();
     let mut reader = std::io::BufReader::new(s.try_clone().unwrap());
     let mut line = String::new();
     reader.read_line(&mut line).unwrap();
@@ -318,7 +319,7 @@ fn tokens_decide_who_sees_which_calls() {
     );
 
     // Live: another tenant's webhook never reaches acme's stream; acme's own does.
-    let record = first_live_record(&host, ACME, || {
+    let record = first_live_record(&host, Some(ACME), || {
         assert_eq!(
             get(&host.url("/other/hello/answer?uuid=u2&conversation_uuid=CON-OTHER-2&from=2")).unwrap().status,
             200
@@ -330,4 +331,51 @@ fn tokens_decide_who_sees_which_calls() {
         );
     });
     assert_eq!((record["tenant"].as_str(), record["conversation_uuid"].as_str()), (Some("acme"), Some("CON-ACME-2")));
+}
+
+#[test]
+fn hosts_on_one_redis_each_show_the_whole_call() {
+    let redis = RedisServer::start().unwrap();
+    let plugins = tempfile::tempdir().unwrap();
+    app(plugins.path(), "acme", "hello", "hello", "");
+    let (d1, d2) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let a = HostProcess::start(plugins.path(), d1.path(), &["--state", &redis.url]).unwrap();
+    let b = HostProcess::start(plugins.path(), d2.path(), &["--state", &redis.url]).unwrap();
+
+    // The call is answered by A; its input and its end reach B.
+    assert_eq!(get(&a.url("/acme/hello/answer?uuid=u-s&conversation_uuid=CON-SPLIT&from=1")).unwrap().status, 200);
+    let input = r#"{"dtmf":{"digits":"7","timed_out":false},"uuid":"u-s","conversation_uuid":"CON-SPLIT"}"#;
+    let heard = first_live_record(&a, None, || {
+        assert_eq!(post(&b.url("/acme/hello/event/menu"), input, &[]).unwrap().status, 200);
+    });
+    assert_eq!(heard["callback"], "menu", "A's live stream shows what B recorded: {heard}");
+    let completed = r#"{"status":"completed","uuid":"u-s","conversation_uuid":"CON-SPLIT","duration":"3"}"#;
+    assert_eq!(post(&b.url("/acme/hello/event"), completed, &[]).unwrap().status, 204);
+
+    for host in [&a, &b] {
+        let until = Instant::now() + Duration::from_secs(10);
+        let hooks = loop {
+            let r = get(&host.url("/_inspect/api/calls/CON-SPLIT")).unwrap();
+            let hooks =
+                if r.status == 200 { r.json().unwrap()["webhooks"].as_array().unwrap().clone() } else { Vec::new() };
+            if hooks.len() >= 3 || Instant::now() > until {
+                break hooks;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        };
+        let kinds: Vec<String> = hooks
+            .iter()
+            .map(|h| {
+                format!(
+                    "{}{}",
+                    h["webhook"].as_str().unwrap(),
+                    h["callback"].as_str().map(|c| format!("/{c}")).unwrap_or_default()
+                )
+            })
+            .collect();
+        assert_eq!(kinds, ["answer", "event/menu", "event"], "{} shows the whole call", host.base_url);
+        assert_eq!(hooks[1]["heard"][0], "You pressed 7. Goodbye.");
+        let list = json(get(&host.url("/_inspect/api/calls")).unwrap());
+        assert_eq!(list["calls"][0]["webhooks"], 3, "{list}");
+    }
 }

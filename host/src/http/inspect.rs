@@ -49,7 +49,7 @@ pub async fn calls(
         }
         filter.tenant = Some(own.to_owned());
     }
-    let calls = s.inspector.calls(&filter);
+    let calls = s.inspector.calls(&filter).await;
     let (records, bytes) = s.inspector.size();
     Ok(Json(json!({"calls": calls, "records": records, "record_bytes": bytes, "dropped": s.inspector.dropped()}))
         .into_response())
@@ -63,7 +63,7 @@ pub async fn call(
     headers: HeaderMap,
 ) -> Result<Response, AppError> {
     let caller = authorize(&s, &headers, peer, Need::AnyTenant, "GET /_inspect/api/calls/{id}")?;
-    let mut webhooks = s.inspector.call(&id);
+    let mut webhooks = s.inspector.call(&id).await;
     if let Some(own) = scope(&caller) {
         webhooks.retain(|r| r.tenant == own);
     }

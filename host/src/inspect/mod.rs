@@ -13,6 +13,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use serde::Serialize;
 use serde_json::Value;
 
+pub mod shared;
+
 /// Records kept by default.
 pub const DEFAULT_RECORDS: usize = 10_000;
 /// Bytes of records kept by default.
@@ -23,7 +25,7 @@ const QUEUE: usize = 4096;
 pub const MAX_LISTED: usize = 500;
 
 /// Time spent in each step of one webhook, microseconds.
-#[derive(Debug, Clone, Copy, Default, Serialize)]
+#[derive(Debug, Clone, Copy, Default, Serialize, serde::Deserialize)]
 pub struct Timings {
     /// Waiting for an instance slot.
     pub wait: u64,
@@ -83,7 +85,7 @@ pub struct Draft {
 }
 
 /// One webhook, as the inspector shows it.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, serde::Deserialize)]
 pub struct Record {
     /// Arrival order on this host.
     pub seq: u64,
@@ -98,7 +100,7 @@ pub struct Record {
     /// The version that ran.
     pub version: Option<String>,
     /// `answer`, `fallback`, `event` or `rtc`.
-    pub webhook: &'static str,
+    pub webhook: String,
     /// The callback name.
     pub callback: Option<String>,
     /// The event's `status` (`ringing`, `answered`, `completed`, ...), for status events.
@@ -112,17 +114,17 @@ pub struct Record {
     /// The number called.
     pub to: Option<String>,
     /// `unsigned`, `verified` or `refused`.
-    pub signature: &'static str,
+    pub signature: String,
     /// The HTTP status answered.
     pub http_status: u16,
     /// `ok`, or the failure kind.
     pub outcome: String,
     /// The failure's message.
     pub failure: Option<String>,
-    /// The request as received (redacted as configured).
-    pub request: Value,
+    /// The request as received (redacted as configured when shown).
+    pub request: Json,
     /// The NCCO answered.
-    pub ncco: Option<Value>,
+    pub ncco: Option<Json>,
     /// The texts the caller hears from it (talk actions).
     pub heard: Vec<String>,
     /// True when the NCCO is the app's fallback.
@@ -187,13 +189,65 @@ impl Redaction {
     }
 }
 
+/// JSON text kept as it came (parsed, and redacted, only when shown: recording stays cheap).
+#[derive(Debug, Clone)]
+pub struct Json {
+    /// The text.
+    pub text: String,
+    /// What to hide when it is shown.
+    pub redaction: Redaction,
+}
+
+impl Json {
+    /// The value, redacted (a text that is not JSON is a string).
+    pub fn value(&self) -> Value {
+        let mut v = serde_json::from_str(&self.text).unwrap_or_else(|_| Value::String(self.text.clone()));
+        self.redaction.apply(&mut v);
+        v
+    }
+}
+
+impl Serialize for Json {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        self.value().serialize(s)
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for Json {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        // A record read back (from Redis) was redacted when it was written.
+        let v = Value::deserialize(d)?;
+        Ok(Json { text: v.to_string(), redaction: Redaction::default() })
+    }
+}
+
+/// What the list needs of a request, read without building the whole value.
+#[derive(serde::Deserialize)]
+struct Peek {
+    #[serde(default)]
+    from: Option<Value>,
+    #[serde(default)]
+    to: Option<Value>,
+    #[serde(default)]
+    status: Option<Value>,
+}
+
+/// What the list needs of an NCCO action.
+#[derive(serde::Deserialize)]
+struct PeekAction {
+    #[serde(default)]
+    action: Option<String>,
+    #[serde(default)]
+    text: Option<Value>,
+}
+
 /// The talk texts of an NCCO.
-fn heard(ncco: &Value) -> Vec<String> {
-    ncco.as_array()
+fn heard(ncco: &str) -> Vec<String> {
+    serde_json::from_str::<Vec<PeekAction>>(ncco)
+        .unwrap_or_default()
         .into_iter()
-        .flatten()
-        .filter(|a| a["action"] == "talk")
-        .filter_map(|a| a["text"].as_str().map(str::to_owned))
+        .filter(|a| a.action.as_deref() == Some("talk"))
+        .filter_map(|a| a.text.and_then(|t| t.as_str().map(str::to_owned)))
         .collect()
 }
 
@@ -204,19 +258,19 @@ fn iso(at: std::time::SystemTime) -> (String, i64) {
 
 impl Draft {
     fn into_record(self, seq: u64, redaction: Redaction) -> Record {
-        let mut request: Value = serde_json::from_str(&self.request).unwrap_or(Value::String(self.request));
-        let number = |k: &str| {
-            request.get(k).and_then(|v| v.as_str().map(str::to_owned).or_else(|| v.as_u64().map(|n| n.to_string())))
+        let peek: Option<Peek> = serde_json::from_str(&self.request).ok();
+        let number = |v: &Option<Value>| {
+            v.as_ref().and_then(|v| v.as_str().map(str::to_owned).or_else(|| v.as_u64().map(|n| n.to_string())))
         };
-        let (mut from, mut to) = (number("from"), number("to"));
+        let (mut from, mut to) = peek.as_ref().map(|p| (number(&p.from), number(&p.to))).unwrap_or_default();
         if redaction.numbers {
             from = from.map(|n| mask(&n));
             to = to.map(|n| mask(&n));
         }
-        let status = request.get("status").and_then(Value::as_str).map(str::to_owned);
-        redaction.apply(&mut request);
-        let ncco: Option<Value> = self.ncco.as_deref().and_then(|n| serde_json::from_str(n).ok());
-        let heard = ncco.as_ref().map(heard).unwrap_or_default();
+        let status = peek.and_then(|p| p.status).and_then(|s| s.as_str().map(str::to_owned));
+        let heard = self.ncco.as_deref().map(heard).unwrap_or_default();
+        let request = Json { text: self.request, redaction };
+        let ncco = self.ncco.map(|text| Json { text, redaction: Redaction::default() });
         let (received_at, received_ms) = iso(self.received);
         Record {
             seq,
@@ -225,14 +279,14 @@ impl Draft {
             tenant: self.tenant,
             app: self.app,
             version: self.version,
-            webhook: self.webhook,
+            webhook: self.webhook.to_owned(),
             callback: self.callback,
             status,
             uuid: self.uuid,
             conversation_uuid: self.conversation_uuid,
             from,
             to,
-            signature: self.signature,
+            signature: self.signature.to_owned(),
             http_status: self.http_status,
             outcome: self.outcome,
             failure: self.failure,
@@ -296,7 +350,8 @@ pub struct Filter {
 }
 
 impl Filter {
-    fn keeps(&self, call: &CallSummary) -> bool {
+    /// True when `call` passes every filter given.
+    pub fn keeps(&self, call: &CallSummary) -> bool {
         let digits = |s: &str| s.chars().filter(char::is_ascii_digit).collect::<String>();
         self.tenant.as_ref().is_none_or(|t| *t == call.tenant)
             && self.app.as_ref().is_none_or(|a| *a == call.app)
@@ -331,12 +386,20 @@ pub struct Inspector {
     live: tokio::sync::broadcast::Sender<Arc<Record>>,
     dropped: AtomicU64,
     enabled: bool,
+    /// The records of every host on one Redis, when shared.
+    shared: Option<shared::SharedRecords>,
 }
 
 impl Inspector {
     /// A store of at most `max_records` records and `max_bytes` bytes of them, with its recorder
     /// task (on the current tokio runtime); when not `enabled`, nothing is recorded.
-    pub fn start(max_records: usize, max_bytes: u64, redaction: Redaction, enabled: bool) -> Arc<Self> {
+    pub fn start(
+        max_records: usize,
+        max_bytes: u64,
+        redaction: Redaction,
+        enabled: bool,
+        shared: Option<shared::SharedRecords>,
+    ) -> Arc<Self> {
         let (drafts, mut queue) = tokio::sync::mpsc::channel(QUEUE);
         let (live, _) = tokio::sync::broadcast::channel(256);
         let inspector = Arc::new(Inspector {
@@ -349,14 +412,21 @@ impl Inspector {
             live,
             dropped: AtomicU64::new(0),
             enabled,
+            shared,
         });
         let weak = Arc::downgrade(&inspector);
         tokio::spawn(async move {
             while let Some(draft) = queue.recv().await {
                 let Some(inspector) = weak.upgrade() else { break };
-                inspector.store(draft);
+                let record = inspector.store(draft);
+                if let Some(shared) = &inspector.shared {
+                    shared.publish(&record).await;
+                }
             }
         });
+        if let Some(shared) = &inspector.shared {
+            shared.follow(inspector.live.clone());
+        }
         inspector
     }
 
@@ -372,11 +442,17 @@ impl Inspector {
         self.dropped.load(Ordering::Relaxed)
     }
 
-    fn store(&self, draft: Draft) {
+    /// Keeps `draft`'s record here and tells this host's followers.
+    fn store(&self, draft: Draft) -> Arc<Record> {
         let seq = self.seq.fetch_add(1, Ordering::Relaxed) + 1;
         let record = Arc::new(draft.into_record(seq, self.redaction));
-        // The JSON size approximates what it holds.
-        let size = serde_json::to_vec(&*record).map_or(1024, |v| v.len());
+        // What it holds, roughly: its texts and a fixed part.
+        let size = 512
+            + record.request.text.len()
+            + record.ncco.as_ref().map_or(0, |n| n.text.len())
+            + record.logs.iter().map(|l| l.len() + 8).sum::<usize>()
+            + record.host_calls.iter().map(|l| l.len() + 8).sum::<usize>()
+            + record.failure.as_ref().map_or(0, String::len);
         if let Ok(mut inner) = self.inner.lock() {
             inner.records.push_back((Arc::clone(&record), size));
             inner.bytes += size;
@@ -386,7 +462,8 @@ impl Inspector {
                 }
             }
         }
-        let _ = self.live.send(record);
+        let _ = self.live.send(Arc::clone(&record));
+        record
     }
 
     /// Follows new records as they are stored.
@@ -399,65 +476,83 @@ impl Inspector {
         self.inner.lock().map_or((0, 0), |i| (i.records.len(), i.bytes))
     }
 
-    /// The calls, newest first, that `filter` keeps (and `tenant`, when the caller is a tenant).
-    pub fn calls(&self, filter: &Filter) -> Vec<CallSummary> {
-        let records: Vec<Arc<Record>> =
-            self.inner.lock().map(|i| i.records.iter().map(|(r, _)| Arc::clone(r)).collect()).unwrap_or_default();
-        let mut calls: HashMap<String, CallSummary> = HashMap::new();
-        let mut order: Vec<String> = Vec::new();
-        for r in &records {
-            let key = r.call_key();
-            let call = calls.entry(key.clone()).or_insert_with(|| {
-                order.push(key.clone());
-                CallSummary {
-                    conversation_uuid: key.clone(),
-                    tenant: r.tenant.clone(),
-                    app: r.app.clone(),
-                    started: r.received_at.clone(),
-                    last: r.received_at.clone(),
-                    webhooks: 0,
-                    outcome: "ok".into(),
-                    failures: 0,
-                    from: None,
-                    to: None,
-                    uuids: Vec::new(),
-                    heard: Vec::new(),
-                }
-            });
-            call.webhooks += 1;
-            call.last.clone_from(&r.received_at);
-            if r.outcome != "ok" {
-                if call.failures == 0 {
-                    call.outcome.clone_from(&r.outcome);
-                }
-                call.failures += 1;
-            }
-            if call.from.is_none() {
-                call.from.clone_from(&r.from);
-            }
-            if call.to.is_none() {
-                call.to.clone_from(&r.to);
-            }
-            if let Some(u) = &r.uuid
-                && !call.uuids.contains(u)
-            {
-                call.uuids.push(u.clone());
-            }
-            if call.heard.is_empty() {
-                call.heard.clone_from(&r.heard);
+    /// The calls, newest first, that `filter` keeps: from Redis when records are shared (this
+    /// host's own when Redis cannot be read).
+    pub async fn calls(&self, filter: &Filter) -> Vec<CallSummary> {
+        let limit = filter.limit.unwrap_or(100).min(MAX_LISTED);
+        if let Some(shared) = &self.shared {
+            match shared.calls(filter, limit).await {
+                Ok(calls) => return calls,
+                Err(e) => tracing::warn!("inspector: cannot read the shared records ({e}); showing this host's"),
             }
         }
-        let limit = filter.limit.unwrap_or(100).min(MAX_LISTED);
-        order.iter().rev().filter_map(|k| calls.get(k)).filter(|c| filter.keeps(c)).take(limit).cloned().collect()
+        let records: Vec<Arc<Record>> =
+            self.inner.lock().map(|i| i.records.iter().map(|(r, _)| Arc::clone(r)).collect()).unwrap_or_default();
+        summarize(&records).into_iter().rev().filter(|c| filter.keeps(c)).take(limit).collect()
     }
 
     /// One call's records in arrival order.
-    pub fn call(&self, key: &str) -> Vec<Arc<Record>> {
+    pub async fn call(&self, key: &str) -> Vec<Arc<Record>> {
+        if let Some(shared) = &self.shared {
+            match shared.call(key).await {
+                Ok(records) => return records,
+                Err(e) => tracing::warn!("inspector: cannot read the shared records ({e}); showing this host's"),
+            }
+        }
         self.inner
             .lock()
             .map(|i| i.records.iter().filter(|(r, _)| r.call_key() == key).map(|(r, _)| Arc::clone(r)).collect())
             .unwrap_or_default()
     }
+}
+
+/// The calls `records` make up, in the order of their first record.
+pub fn summarize(records: &[Arc<Record>]) -> Vec<CallSummary> {
+    let mut calls: HashMap<String, CallSummary> = HashMap::new();
+    let mut order: Vec<String> = Vec::new();
+    for r in records {
+        let key = r.call_key();
+        let call = calls.entry(key.clone()).or_insert_with(|| {
+            order.push(key.clone());
+            CallSummary {
+                conversation_uuid: key.clone(),
+                tenant: r.tenant.clone(),
+                app: r.app.clone(),
+                started: r.received_at.clone(),
+                last: r.received_at.clone(),
+                webhooks: 0,
+                outcome: "ok".into(),
+                failures: 0,
+                from: None,
+                to: None,
+                uuids: Vec::new(),
+                heard: Vec::new(),
+            }
+        });
+        call.webhooks += 1;
+        call.last.clone_from(&r.received_at);
+        if r.outcome != "ok" {
+            if call.failures == 0 {
+                call.outcome.clone_from(&r.outcome);
+            }
+            call.failures += 1;
+        }
+        if call.from.is_none() {
+            call.from.clone_from(&r.from);
+        }
+        if call.to.is_none() {
+            call.to.clone_from(&r.to);
+        }
+        if let Some(u) = &r.uuid
+            && !call.uuids.contains(u)
+        {
+            call.uuids.push(u.clone());
+        }
+        if call.heard.is_empty() {
+            call.heard.clone_from(&r.heard);
+        }
+    }
+    order.into_iter().filter_map(|k| calls.remove(&k)).collect()
 }
 
 #[cfg(test)]
