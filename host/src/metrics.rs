@@ -22,6 +22,18 @@ pub struct Outcome {
     pub outcome: String,
 }
 
+/// OpenTelemetry's HTTP server attributes: `http_request_method`, `http_route` (the route
+/// pattern, never the path), `http_response_status_code`.
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct HttpLabels {
+    /// `GET`, `POST`, ...
+    pub http_request_method: String,
+    /// The matched route, e.g. `/{tenant}/{app}/answer`.
+    pub http_route: String,
+    /// The status answered.
+    pub http_response_status_code: u16,
+}
+
 /// `tenant`, `app`, `webhook`.
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct Webhook {
@@ -138,6 +150,7 @@ pub struct Metrics {
     state: Histograms<StateOp>,
     /// Inspector records dropped because the recorder was behind.
     pub records_dropped: Counter,
+    http: Histograms<HttpLabels>,
 }
 
 /// One webhook's figures, for [`Metrics::webhook`].
@@ -177,63 +190,76 @@ impl Default for Metrics {
 impl Metrics {
     /// Every metric, registered.
     pub fn new() -> Self {
-        let mut registry = Registry::with_prefix("ncco");
+        let mut registry = Registry::default();
+        // OpenTelemetry's `http.server.request.duration`, under its Prometheus name.
+        let http: Histograms<HttpLabels> = Family::new_with_constructor(seconds);
+        registry.register_with_unit(
+            "http_server_request_duration",
+            "HTTP requests served",
+            Unit::Seconds,
+            http.clone(),
+        );
+
         let webhooks = Family::<Outcome, Counter>::default();
-        registry.register("webhooks", "Webhooks answered, by outcome (ok or the failure kind)", webhooks.clone());
+        registry.register("ncco_webhooks", "Webhooks answered, by outcome (ok or the failure kind)", webhooks.clone());
         let duration: Histograms<Webhook> = Family::new_with_constructor(seconds);
         registry.register_with_unit(
-            "webhook_duration",
+            "ncco_webhook_duration",
             "Webhook time from arrival to answer",
             Unit::Seconds,
             duration.clone(),
         );
         let wait: Histograms<AppLabels> = Family::new_with_constructor(fast_seconds);
         registry.register_with_unit(
-            "slot_wait_duration",
+            "ncco_slot_wait_duration",
             "Time waiting for an instance slot",
             Unit::Seconds,
             wait.clone(),
         );
         let instantiate: Histograms<AppLabels> = Family::new_with_constructor(fast_seconds);
         registry.register_with_unit(
-            "instantiate_duration",
+            "ncco_instantiate_duration",
             "Plugin instantiation time",
             Unit::Seconds,
             instantiate.clone(),
         );
         let run: Histograms<AppLabels> = Family::new_with_constructor(fast_seconds);
-        registry.register_with_unit("run_duration", "Plugin handler run time", Unit::Seconds, run.clone());
+        registry.register_with_unit("ncco_run_duration", "Plugin handler run time", Unit::Seconds, run.clone());
         let validate: Histograms<AppLabels> = Family::new_with_constructor(fast_seconds);
-        registry.register_with_unit("validate_duration", "NCCO validation time", Unit::Seconds, validate.clone());
+        registry.register_with_unit("ncco_validate_duration", "NCCO validation time", Unit::Seconds, validate.clone());
         let peak_memory: Histograms<AppLabels> = Family::new_with_constructor(bytes);
         registry.register_with_unit(
-            "instance_peak_memory",
+            "ncco_instance_peak_memory",
             "Peak linear memory of an instance",
             Unit::Bytes,
             peak_memory.clone(),
         );
         let fallbacks = Family::<Reason, Counter>::default();
-        registry.register("fallbacks", "Fallback NCCOs answered, by the failure that made them", fallbacks.clone());
+        registry.register(
+            "ncco_fallbacks",
+            "Fallback NCCOs answered, by the failure that made them",
+            fallbacks.clone(),
+        );
         let limits = Family::<TenantKind, Counter>::default();
-        registry.register("limits_exceeded", "Webhooks stopped by a limit, by limit", limits.clone());
+        registry.register("ncco_limits_exceeded", "Webhooks stopped by a limit, by limit", limits.clone());
         let signature_refusals = Family::<TenantLabel, Counter>::default();
-        registry.register("signature_refusals", "Signed webhooks refused", signature_refusals.clone());
+        registry.register("ncco_signature_refusals", "Signed webhooks refused", signature_refusals.clone());
         let shed = Family::<TenantLabel, Counter>::default();
-        registry.register("shed", "Plain events answered 503 because the tenant was at its share", shed.clone());
+        registry.register("ncco_shed", "Plain events answered 503 because the tenant was at its share", shed.clone());
         let reloads = Family::<ResultLabel, Counter>::default();
-        registry.register("reloads", "Rescans of the plugin tree, by result", reloads.clone());
+        registry.register("ncco_reloads", "Rescans of the plugin tree, by result", reloads.clone());
         let loaded_versions = Gauge::default();
-        registry.register("loaded_versions", "Distinct compiled plugin versions loaded", loaded_versions.clone());
+        registry.register("ncco_loaded_versions", "Distinct compiled plugin versions loaded", loaded_versions.clone());
         let state: Histograms<StateOp> = Family::new_with_constructor(fast_seconds);
         registry.register_with_unit(
-            "state_operation_duration",
+            "ncco_state_operation_duration",
             "Plugin state operations, by backend",
             Unit::Seconds,
             state.clone(),
         );
         let records_dropped = Counter::default();
         registry.register(
-            "inspector_records_dropped",
+            "ncco_inspector_records_dropped",
             "Inspector records dropped (recorder behind)",
             records_dropped.clone(),
         );
@@ -254,7 +280,18 @@ impl Metrics {
             loaded_versions,
             state,
             records_dropped,
+            http,
         }
+    }
+
+    /// Times one HTTP request.
+    pub fn http(&self, method: &str, route: &str, status: u16, took: std::time::Duration) {
+        let labels = HttpLabels {
+            http_request_method: method.to_owned(),
+            http_route: route.to_owned(),
+            http_response_status_code: status,
+        };
+        self.http.get_or_create(&labels).observe(took.as_secs_f64());
     }
 
     /// Counts one webhook.

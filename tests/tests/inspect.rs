@@ -139,6 +139,10 @@ fn a_simulated_call_shows_in_the_inspector_api_the_metrics_and_json_logs() {
     assert!(m.contains("ncco_state_operation_duration_seconds_bucket{le="), "{m}");
     assert!(sample(&m, "ncco_loaded_versions").unwrap() >= 2.0);
     assert!(!m.contains(&id) && !m.contains("447700900"), "no call id or number in a label");
+    // OpenTelemetry's HTTP server duration, by route pattern (never the path).
+    let event_route = r#"http_server_request_duration_seconds_count{http_request_method="POST",http_route="/{tenant}/{app}/event",http_response_status_code="204"}"#;
+    assert!(sample(&m, event_route).unwrap_or(0.0) >= 1.0, "{m}");
+    assert!(!m.contains("http_route=\"/acme"), "{m}");
     promtool(&m);
 
     // JSON logs: the failure as one object with its fields.

@@ -81,8 +81,23 @@ fn admin_routes() -> Router<AppState> {
 fn finish(routes: Router<AppState>, state: AppState) -> Router {
     routes
         .route("/healthz", get(healthz))
+        .route_layer(axum::middleware::from_fn_with_state(Arc::clone(&state), timed))
         .with_state(state)
         .layer(tower_http::catch_panic::CatchPanicLayer::custom(panicked))
+}
+
+/// Times every routed request for `http_server_request_duration_seconds` (by route pattern).
+async fn timed(
+    State(shared): State<AppState>,
+    route: axum::extract::MatchedPath,
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    let started = std::time::Instant::now();
+    let method = request.method().as_str().to_owned();
+    let response = next.run(request).await;
+    shared.metrics.http(&method, route.as_str(), response.status().as_u16(), started.elapsed());
+    response
 }
 
 /// The webhook routes (and `/healthz`), for when the admin routes listen apart.

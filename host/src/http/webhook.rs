@@ -190,6 +190,7 @@ struct Trail {
     timings: crate::inspect::Timings,
     peak_memory: Option<u64>,
     host_calls: Vec<String>,
+    warnings: Vec<String>,
     ran: bool,
     shed: bool,
 }
@@ -275,6 +276,7 @@ async fn handle(
         timings_us: trail.timings,
         peak_memory_bytes: trail.peak_memory,
         host_calls: trail.host_calls,
+        warnings: trail.warnings,
     });
     result
 }
@@ -356,8 +358,9 @@ async fn handle_known(
     });
     trail.timings.validate = micros(validating.elapsed());
     match checked {
-        Ok(Some(ncco)) => {
+        Ok(Some((ncco, warnings))) => {
             trail.ncco = Some(ncco.clone());
+            trail.warnings = warnings;
             Ok(ncco_response(ncco))
         }
         Ok(None) => Ok(empty()),
@@ -588,8 +591,9 @@ async fn run(
     result
 }
 
-/// Checks the plugin's NCCO: size cap, then the model. Returns the canonical JSON Vonage gets.
-fn validate(json: &str, max_bytes: u64) -> Result<String, GuestFailure> {
+/// Checks the plugin's NCCO: size cap, then the model. Returns the canonical JSON Vonage gets, and
+/// the model's warnings (lenient forms, unknown keys).
+fn validate(json: &str, max_bytes: u64) -> Result<(String, Vec<String>), GuestFailure> {
     if json.len() as u64 > max_bytes {
         return Err(GuestFailure::NccoTooLarge(json.len(), max_bytes));
     }
@@ -598,9 +602,10 @@ fn validate(json: &str, max_bytes: u64) -> Result<String, GuestFailure> {
     // Valid with nothing read leniently: the plugin's own JSON is already Vonage's, so it goes out
     // as it came (serializing the typed NCCO again cost a third of validating it).
     let as_written = checked.report.warnings.is_empty();
+    let warnings: Vec<String> = checked.report.warnings.iter().map(ToString::to_string).collect();
     match checked.into_result() {
-        Ok(_) if as_written => Ok(json.to_owned()),
-        Ok(ncco) => Ok(ncco.to_json()),
+        Ok(_) if as_written => Ok((json.to_owned(), warnings)),
+        Ok(ncco) => Ok((ncco.to_json(), warnings)),
         Err(report) => Err(GuestFailure::InvalidNcco(report.to_string())),
     }
 }

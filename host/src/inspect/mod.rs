@@ -82,6 +82,8 @@ pub struct Draft {
     pub peak_memory_bytes: Option<u64>,
     /// What the plugin asked the host for (state operations), in order.
     pub host_calls: Vec<String>,
+    /// The model's warnings about the NCCO returned (lenient forms, unknown keys).
+    pub warnings: Vec<String>,
 }
 
 /// One webhook, as the inspector shows it.
@@ -139,6 +141,9 @@ pub struct Record {
     pub peak_memory_bytes: Option<u64>,
     /// Host calls, in order.
     pub host_calls: Vec<String>,
+    /// The model's warnings about the NCCO.
+    #[serde(default)]
+    pub warnings: Vec<String>,
 }
 
 impl Record {
@@ -299,6 +304,7 @@ impl Draft {
             timings_us: self.timings_us,
             peak_memory_bytes: self.peak_memory_bytes,
             host_calls: self.host_calls,
+            warnings: self.warnings,
         }
     }
 }
