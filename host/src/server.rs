@@ -73,6 +73,13 @@ impl Host {
             None => crate::deploy::Deployments::in_tree(Arc::clone(&registry)),
         };
         registry.reload().await;
+        if let Some(shared) = deploy.shared() {
+            // Calls answered elsewhere on versions this host never served.
+            match shared.previous_versions().await {
+                Ok(previous) => shared.keep_pinned(&registry, &previous).await,
+                Err(e) => tracing::warn!("deploy: cannot read the shared versions at start: {e}"),
+            }
+        }
         // Files written just before the start are served once settled, before the first request
         // (a file a writer keeps open waits for its close, as always, without holding the start).
         for _ in 0..50 {

@@ -170,6 +170,18 @@ fn two_hosts_on_one_redis_follow_deploys_activations_and_rollbacks() {
     let r = post(&b.url("/acme/app/event/menu"), input, &[]).unwrap();
     assert_eq!(r.status, 200, "{}", r.body);
     assert_eq!(r.json().unwrap()[0]["text"], "You pressed 7. Goodbye.", "the pinned call moved to version 2");
+    // A host started after version 2 went live never served version 1: it loads it for that call.
+    let c = HostProcess::start(
+        &dirs.path().join("plugins"),
+        &dirs.path().join("c"),
+        &["--state", &redis.url, "--config", &serve_config(dirs.path())],
+    )
+    .unwrap();
+    assert!(answer(&c, "acme", "app", "CON-ON-C").starts_with(IVR));
+    let r = post(&c.url("/acme/app/event/menu"), input, &[]).unwrap();
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(r.json().unwrap()[0]["text"], "You pressed 7. Goodbye.", "a late host ran the pinned call on version 2");
+    drop(c);
 
     // Rollback through B; both follow.
     let r = call("POST", &b, "/v1/tenants/acme/apps/app/rollback", ACME, &json!({}));

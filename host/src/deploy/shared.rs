@@ -283,6 +283,7 @@ impl RedisDeploy {
         let generation: Option<i64> = conn.get(generation_key()).await.map_err(|e| e.to_string())?;
         let names: Vec<String> = conn.smembers(tenants_key()).await.map_err(|e| e.to_string())?;
         let mut wanted: BTreeMap<String, Tenant> = BTreeMap::new();
+        let mut previous: Vec<(String, String, String)> = Vec::new();
         for name in names.into_iter().filter(|n| valid_name(n)) {
             let Some(text): Option<String> = conn.get(tenant_key(&name)).await.map_err(|e| e.to_string())? else {
                 continue;
@@ -307,6 +308,9 @@ impl RedisDeploy {
                         Some(hex) => Some((hex.to_owned(), self.local_blob(&name, hex).await?)),
                         None => None,
                     };
+                    if let Some(hex) = previous_digest(&record) {
+                        previous.push((name.clone(), app.clone(), hex));
+                    }
                     tenant.apps.insert(app, (blob, record.config));
                 }
             }
@@ -327,8 +331,60 @@ impl RedisDeploy {
                 registry.writes().completed(path);
             }
             registry.reload().await;
+            self.keep_pinned(registry, &previous).await;
         }
         Ok(())
+    }
+
+    /// Loads, for each app, the version active before the current one when this host does not
+    /// have it and calls in progress are pinned to it (they were answered on another host, or
+    /// before this one started), so their events run on the version that answered them.
+    pub async fn keep_pinned(&self, registry: &Registry, previous: &[(String, String, String)]) {
+        for (tenant, app, hex) in previous {
+            let snapshot = registry.snapshot();
+            let Some((_, served)) = snapshot.app(tenant, app) else { continue };
+            if served.version_by_hash(hex).is_some() {
+                continue;
+            }
+            match registry.pins().is_pinned(tenant, app, hex).await {
+                Ok(true) => {}
+                Ok(false) => continue,
+                Err(e) => {
+                    tracing::debug!(tenant, app, "deploy: cannot read pins: {e}");
+                    continue;
+                }
+            }
+            let loaded = async {
+                let blob = self.local_blob(tenant, hex).await?;
+                let bytes = tokio::fs::read(&blob).await.map_err(|e| e.to_string())?;
+                registry.runtime().load(tenant, bytes, hex.clone()).await.map_err(|e| e.to_string())
+            };
+            match loaded.await {
+                Ok(version) => registry.keep_retired(tenant, app, version).await,
+                Err(e) => {
+                    tracing::warn!(tenant, app, version = %hex, "deploy: cannot load a version calls are pinned to: {e}")
+                }
+            }
+        }
+    }
+
+    /// Every app's previously active version: `(tenant, app, digest)`.
+    pub async fn previous_versions(&self) -> Result<Vec<(String, String, String)>, String> {
+        let mut conn = self.conn.clone();
+        let tenants: Vec<String> = conn.smembers(tenants_key()).await.map_err(|e| e.to_string())?;
+        let mut out = Vec::new();
+        for tenant in tenants.into_iter().filter(|n| valid_name(n)) {
+            let apps: Vec<String> = conn.smembers(apps_key(&tenant)).await.map_err(|e| e.to_string())?;
+            for app in apps.into_iter().filter(|a| valid_name(a)) {
+                let raw: Option<String> = conn.get(app_key(&tenant, &app)).await.map_err(|e| e.to_string())?;
+                if let Some(hex) =
+                    raw.and_then(|r| serde_json::from_str::<AppRecord>(&r).ok()).and_then(|r| previous_digest(&r))
+                {
+                    out.push((tenant.clone(), app, hex));
+                }
+            }
+        }
+        Ok(out)
     }
 
     /// True when the shared generation is not the one last mirrored.
@@ -394,6 +450,13 @@ impl RedisDeploy {
             }
         });
     }
+}
+
+/// The digest of the version active before the current one, if it is still a version.
+fn previous_digest(record: &AppRecord) -> Option<String> {
+    let active = record.active?;
+    let before = record.history.iter().rev().find(|n| **n != active)?;
+    record.versions.iter().find(|v| v.version == *before).map(|v| v.digest.clone())
 }
 
 /// One tenant as the mirror should hold it: its config, and per app the active version (digest and

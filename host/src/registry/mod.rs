@@ -279,6 +279,22 @@ impl Registry {
         snapshot.tenants.retain(|_, t| !(t.removed && t.apps.is_empty()));
     }
 
+    /// Keeps `version` loaded for `tenant/app`'s calls in progress that are pinned to it (a version
+    /// this host never served, deployed and replaced while it was not running): retired, as if it
+    /// had been replaced here, and unloaded the same way once no pin names it.
+    pub async fn keep_retired(&self, tenant: &str, app: &str, version: Arc<Version>) {
+        let _one_at_a_time = self.reloading.lock().await;
+        let mut next = (*self.live.load_full()).clone();
+        let Some(t) = next.tenants.get_mut(tenant) else { return };
+        let Some(a) = Arc::make_mut(t).apps.get_mut(app) else { return };
+        if a.version_by_hash(&version.hash).is_some() {
+            return;
+        }
+        tracing::info!(tenant, app, version = %version.hash, "version loaded for calls in progress pinned to it");
+        Arc::make_mut(a).retired.push((version, SystemTime::now()));
+        self.live.store(Arc::new(next));
+    }
+
     /// Sweeps retired versions without pins, outside of a reload.
     pub async fn sweep(&self) {
         let _one_at_a_time = self.reloading.lock().await;
