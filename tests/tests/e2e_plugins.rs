@@ -28,7 +28,9 @@ impl Host {
         let tenant = plugins.path().join("acme");
         std::fs::create_dir_all(&tenant).unwrap();
         std::fs::copy(plugin_wasm(crate_name).unwrap(), tenant.join(format!("{app}.wasm"))).unwrap();
-        std::fs::write(tenant.join(format!("{app}.toml")), format!("[vars]\n{vars}")).unwrap();
+        // These check call flows, not deadlines: a debug host on a loaded 2-core machine (the other
+        // tests of this file compiling their plugins) once took over the 500 ms default.
+        std::fs::write(tenant.join(format!("{app}.toml")), format!("timeout_ms = 4000\n[vars]\n{vars}")).unwrap();
         let data = tempfile::tempdir().unwrap();
         let process = HostProcess::start(plugins.path(), data.path(), &[]).unwrap();
         Host { process, app: app.to_owned(), _plugins: plugins, _data: data }
