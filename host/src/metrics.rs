@@ -286,6 +286,9 @@ impl Metrics {
 
     /// Times one HTTP request.
     pub fn http(&self, method: &str, route: &str, status: u16, took: std::time::Duration) {
+        // OpenTelemetry's rule: methods outside the known set are `_OTHER` (a label stays bounded).
+        const KNOWN: &[&str] = &["GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS", "CONNECT", "TRACE"];
+        let method = if KNOWN.contains(&method) { method } else { "_OTHER" };
         let labels = HttpLabels {
             http_request_method: method.to_owned(),
             http_route: route.to_owned(),
@@ -396,6 +399,17 @@ fn prometheus_text(openmetrics: &str) -> String {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn unknown_methods_share_one_label() {
+        let m = super::Metrics::new();
+        for method in ["BREW", "WHEN", "GET"] {
+            m.http(method, "/healthz", 405, std::time::Duration::from_millis(1));
+        }
+        let text = m.encode();
+        assert!(text.contains(r#"http_request_method="_OTHER""#), "{text}");
+        assert!(!text.contains("BREW") && !text.contains("WHEN"), "{text}");
+    }
+
     #[test]
     fn counters_are_named_by_their_total_series() {
         let text = "# HELP a_b Things.\n# TYPE a_b counter\na_b_total 1\n# HELP c Time.\n# TYPE c histogram\n# UNIT c seconds\nc_count 0\n# EOF\n";

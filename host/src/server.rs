@@ -46,11 +46,11 @@ impl Host {
         state.quotas().set_pinned_calls(config.tenant_max_pinned_calls);
         // With Redis, deployments are shared: this host mirrors them into its data directory.
         let shared_deploys = match &backend {
-            crate::state::StateBackend::Redis(url) => Some(
-                crate::deploy::shared::RedisDeploy::connect(url, &config.data_dir)
-                    .await
-                    .map_err(|e| anyhow::anyhow!("cannot reach the shared deploy store {url}: {e}"))?,
-            ),
+            crate::state::StateBackend::Redis(url) => {
+                Some(crate::deploy::shared::RedisDeploy::connect(url, &config.data_dir).await.map_err(|e| {
+                    anyhow::anyhow!("cannot reach the shared deploy store {}: {e}", crate::state::without_password(url))
+                })?)
+            }
             _ => None,
         };
         let mut roots = vec![config.plugins.clone()];
@@ -92,10 +92,15 @@ impl Host {
         // With Redis, every host shows the whole call.
         let shared_records = match &backend {
             crate::state::StateBackend::Redis(url) if config.inspect => {
-                match crate::inspect::shared::SharedRecords::connect(url, config.inspect_records).await {
+                // A tenth of the records as calls (each of a few records, usually).
+                let calls = (config.inspect_records / 10).max(100);
+                match crate::inspect::shared::SharedRecords::connect(url, calls).await {
                     Ok(r) => Some(r),
                     Err(e) => {
-                        tracing::warn!("inspector: cannot share records through {url} ({e}); this host shows its own");
+                        tracing::warn!(
+                            "inspector: cannot share records through {} ({e}); this host shows its own",
+                            crate::state::without_password(url)
+                        );
                         None
                     }
                 }

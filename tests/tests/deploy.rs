@@ -380,6 +380,40 @@ fn with_redis_away_hosts_keep_serving_and_deploys_wait_for_it() {
 }
 
 #[test]
+fn deleting_one_app_keeps_the_same_bytes_of_another_and_a_flushed_redis_wipes_nothing() {
+    let redis = RedisServer::start().unwrap();
+    let dirs = tempfile::tempdir().unwrap();
+    let (a, b) = two_hosts(&redis, &dirs);
+    create_tenants(&a);
+    for app in ["one", "two"] {
+        assert_eq!(upload(&a, "acme", app, ACME, &bytes("hello"), true).status, 201);
+    }
+    assert_eq!(call("DELETE", &a, "/v1/tenants/acme/apps/two", ACME, &json!({})).status, 200);
+    // A host that never saw the bytes fetches them for `one`.
+    let c = HostProcess::start(
+        &dirs.path().join("plugins"),
+        &dirs.path().join("c"),
+        &["--state", &redis.url, "--config", &serve_config(dirs.path())],
+    )
+    .unwrap();
+    served(&c, "acme", "one", HELLO);
+    assert!(answer(&c, "acme", "two", "CON-2").starts_with("404"), "`two` was deleted");
+
+    // Redis loses everything (a flush, or a restart without persistence): hosts keep what they serve.
+    use std::io::{Read, Write};
+    let mut s = std::net::TcpStream::connect(redis.url.trim_start_matches("redis://").trim_end_matches("/0")).unwrap();
+    s.write_all(b"FLUSHALL\r\n").unwrap();
+    let mut ok = [0u8; 5];
+    s.read_exact(&mut ok).unwrap();
+    assert_eq!(&ok, b"+OK\r\n");
+    std::thread::sleep(Duration::from_millis(2500));
+    for host in [&a, &b, &c] {
+        assert!(answer(host, "acme", "one", "CON-F").starts_with(HELLO), "{}", host.log());
+    }
+    assert!(b.wait_for_log("keeping the mirror as it is"), "{}", b.log());
+}
+
+#[test]
 fn on_the_plugin_tree_api_deploys_hand_dropped_files_and_rollbacks_agree() {
     let plugins = tempfile::tempdir().unwrap();
     let data = tempfile::tempdir().unwrap();
@@ -443,6 +477,13 @@ fn admin_routes_can_listen_apart_from_webhooks() {
     assert_eq!(get(&format!("{admin}/v1/tenants")).unwrap().json().unwrap()["tenants"][0]["tenant"], "acme");
     assert_eq!(get(&format!("{admin}/acme/app/answer?uuid=u&conversation_uuid=c")).unwrap().status, 404);
     assert_eq!(get(&format!("{admin}/healthz")).unwrap().status, 200);
+    // Loopback is not enough when the request shows it is not from this machine's user: a proxy, a
+    // web page of another site, a name rebound to 127.0.0.1.
+    for header in [("X-Forwarded-For", "203.0.113.7"), ("Origin", "http://evil.example"), ("Host", "evil.example")] {
+        let r = get_with(&format!("{admin}/v1/tenants"), &[header]).unwrap();
+        assert_eq!(r.status, 403, "{header:?}: {}", r.body);
+    }
+    assert_eq!(get_with(&format!("{admin}/v1/tenants"), &[("Origin", &admin)]).unwrap().status, 200);
 }
 
 fn cli(args: &[&str], token: Option<&str>) -> (bool, String) {

@@ -275,6 +275,12 @@ impl Deployments {
     }
 
     async fn require_tenant(&self, tenant: &str) -> Result<TenantConfig, DeployError> {
+        if self.in_plugin_tree(tenant) {
+            // Its tokens are the plugin tree's: they must not reach a shared tenant of that name.
+            return Err(DeployError::Conflict(format!(
+                "the tenant `{tenant}` is served from this host's plugin directory, not from the shared deploy store"
+            )));
+        }
         let text = self.tenant_text(tenant).await?.ok_or_else(|| no_tenant(tenant))?;
         if text.trim().is_empty() {
             return Ok(TenantConfig::default());
@@ -430,7 +436,11 @@ impl Deployments {
         let hex = digest(&wasm);
         let size = wasm.len() as u64;
         let _one = self.serial.lock().await;
-        let known = self.load(tenant, app).await?.record.by_digest(&hex).is_some();
+        let before = self.load(tenant, app).await?.record;
+        let known = before.by_digest(&hex).is_some();
+        if !known && before.versions.len() >= MAX_VERSIONS {
+            return Err(too_many_versions());
+        }
         // Held until the version is live, so the rescan shares this compile.
         let mut _checked = None;
         if !known {
@@ -440,10 +450,12 @@ impl Deployments {
                     LoadError::Deferred(m) => DeployError::RateLimited(m),
                 })?;
             _checked = Some(checked);
-            match &self.store {
-                Store::Tree(t) => t.put_blob(tenant, app, &hex, &wasm)?,
-                Store::Redis(r) => r.put_blob(tenant, &hex, wasm).await?,
-            }
+        }
+        // Stored every time (it is idempotent): a version deleted meanwhile by another host takes
+        // its bytes with it, and this upload may add it again.
+        match &self.store {
+            Store::Tree(t) => t.put_blob(tenant, app, &hex, &wasm)?,
+            Store::Redis(r) => r.put_blob(tenant, app, &hex, wasm).await?,
         }
         let mut created = false;
         let (number, record) = self
@@ -452,9 +464,7 @@ impl Deployments {
                     Some(v) => v.version,
                     None => {
                         if r.versions.len() >= MAX_VERSIONS {
-                            return Err(DeployError::Conflict(format!(
-                                "the app has {MAX_VERSIONS} versions, the most kept; delete old ones first"
-                            )));
+                            return Err(too_many_versions());
                         }
                         created = true;
                         r.add(hex.clone(), size, deployed_by.to_owned())
@@ -569,7 +579,7 @@ impl Deployments {
         if record.by_digest(&gone.digest).is_none() {
             match &self.store {
                 Store::Tree(t) => t.delete_blob(tenant, app, &gone.digest),
-                Store::Redis(r) => r.delete_blob(tenant, &gone.digest).await,
+                Store::Redis(r) => r.delete_blob(tenant, app, &gone.digest).await,
             }
         }
         tracing::info!(tenant, app, version, "deploy: version deleted");
@@ -613,7 +623,7 @@ impl Deployments {
                 for d in digests {
                     match &self.store {
                         Store::Tree(t) => t.delete_blob(tenant, app, d),
-                        Store::Redis(r) => r.delete_blob(tenant, d).await,
+                        Store::Redis(r) => r.delete_blob(tenant, app, d).await,
                     }
                 }
                 self.apply(written).await;
@@ -637,6 +647,10 @@ impl Deployments {
         }
         Ok(out)
     }
+}
+
+fn too_many_versions() -> DeployError {
+    DeployError::Conflict(format!("the app has {MAX_VERSIONS} versions, the most kept; delete old ones first"))
 }
 
 fn no_tenant(tenant: &str) -> DeployError {

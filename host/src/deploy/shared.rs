@@ -5,7 +5,8 @@
 //! ncco:/deploy/tenant/<t>            the tenant's tenant.toml text
 //! ncco:/deploy/apps/<t>              set of the tenant's app names
 //! ncco:/deploy/app/<t>/<a>           the app's record (JSON): versions, active, history, config
-//! ncco:/deploy/blob/<t>/<hex>        a version's bytes, by SHA-256
+//! ncco:/deploy/blob/<t>/<a>/<hex>    a version's bytes, by SHA-256 (per app: deleting one app's
+//!                                    versions never touches another's)
 //! ncco:/deploy/generation            bumped by every change, published on ncco:/deploy/changed
 //! ```
 //!
@@ -33,6 +34,8 @@ use crate::registry::scan::{TENANT_FILE, valid_name};
 const PREFIX: &str = "ncco:/deploy";
 /// The channel every change is announced on.
 pub const CHANNEL: &str = "ncco:/deploy/changed";
+/// Where the mirror remembers the generation it holds.
+const GENERATION_FILE: &str = ".generation";
 /// How often the generation is compared, in case a message was lost.
 pub const RECONCILE_EVERY: Duration = Duration::from_secs(1);
 
@@ -48,8 +51,8 @@ fn apps_key(t: &str) -> String {
 fn app_key(t: &str, a: &str) -> String {
     format!("{PREFIX}/app/{t}/{a}")
 }
-fn blob_key(t: &str, hex: &str) -> String {
-    format!("{PREFIX}/blob/{t}/{hex}")
+fn blob_key(t: &str, a: &str, hex: &str) -> String {
+    format!("{PREFIX}/blob/{t}/{a}/{hex}")
 }
 fn generation_key() -> String {
     format!("{PREFIX}/generation")
@@ -133,12 +136,15 @@ impl RedisDeploy {
             .set_number_of_retries(1)
             .set_max_delay(Duration::from_millis(500));
         let conn = ConnectionManager::new_with_config(client.clone(), config).await?;
+        let mirror = data_dir.join("deployed");
+        // The generation mirrored before a restart: a Redis that has gone back since does not wipe it.
+        let seen = std::fs::read_to_string(mirror.join(GENERATION_FILE)).ok().and_then(|t| t.trim().parse().ok());
         Ok(RedisDeploy {
             client,
             conn,
-            mirror: data_dir.join("deployed"),
+            mirror,
             blobs: data_dir.join("blobs"),
-            seen: std::sync::Mutex::new(None),
+            seen: std::sync::Mutex::new(seen),
             mirrored: Arc::default(),
             syncing: tokio::sync::Mutex::new(()),
         })
@@ -244,26 +250,27 @@ impl RedisDeploy {
     }
 
     /// Keeps a version's bytes (already checked) by digest.
-    pub async fn put_blob(&self, tenant: &str, hex: &str, bytes: Vec<u8>) -> Result<(), DeployError> {
-        let _: () = self.conn.clone().set(blob_key(tenant, hex), bytes).await.map_err(unavailable)?;
+    pub async fn put_blob(&self, tenant: &str, app: &str, hex: &str, bytes: Vec<u8>) -> Result<(), DeployError> {
+        let _: () = self.conn.clone().set(blob_key(tenant, app, hex), bytes).await.map_err(unavailable)?;
         Ok(())
     }
 
     /// Forgets a version's bytes (best effort: an orphan blob only costs space).
-    pub async fn delete_blob(&self, tenant: &str, hex: &str) {
-        let deleted: Result<(), _> = self.conn.clone().del(blob_key(tenant, hex)).await;
+    pub async fn delete_blob(&self, tenant: &str, app: &str, hex: &str) {
+        let deleted: Result<(), _> = self.conn.clone().del(blob_key(tenant, app, hex)).await;
         if let Err(e) = deleted {
             tracing::warn!(tenant, "deploy: cannot delete the blob {hex}: {e}");
         }
     }
 
     /// The local copy of a blob, fetched and checked if this host does not have it yet.
-    async fn local_blob(&self, tenant: &str, hex: &str) -> Result<PathBuf, String> {
+    async fn local_blob(&self, tenant: &str, app: &str, hex: &str) -> Result<PathBuf, String> {
         let path = self.blobs.join(format!("{hex}.blob"));
         if path.is_file() {
             return Ok(path);
         }
-        let bytes: Option<Vec<u8>> = self.conn.clone().get(blob_key(tenant, hex)).await.map_err(|e| e.to_string())?;
+        let bytes: Option<Vec<u8>> =
+            self.conn.clone().get(blob_key(tenant, app, hex)).await.map_err(|e| e.to_string())?;
         let bytes = bytes.ok_or_else(|| format!("the blob of {tenant}'s version {hex} is missing"))?;
         if digest(&bytes) != hex {
             return Err(format!("the blob of {tenant}'s version {hex} does not match its digest: not used"));
@@ -281,6 +288,16 @@ impl RedisDeploy {
         let _one = self.syncing.lock().await;
         let mut conn = self.conn.clone();
         let generation: Option<i64> = conn.get(generation_key()).await.map_err(|e| e.to_string())?;
+        let seen = self.seen.lock().ok().and_then(|s| *s);
+        if let Some(seen) = seen
+            && generation.is_none_or(|g| g < seen)
+        {
+            // A Redis that lost its data (restarted without persistence, flushed): what this host
+            // mirrors stays served rather than being wiped.
+            return Err(format!(
+                "the shared deploy store went back from generation {seen} to {generation:?}; keeping the mirror as it is"
+            ));
+        }
         let names: Vec<String> = conn.smembers(tenants_key()).await.map_err(|e| e.to_string())?;
         let mut wanted: BTreeMap<String, Tenant> = BTreeMap::new();
         let mut previous: Vec<(String, String, String)> = Vec::new();
@@ -300,18 +317,26 @@ impl RedisDeploy {
                     let record: AppRecord = match serde_json::from_str(&raw) {
                         Ok(r) => r,
                         Err(e) => {
+                            // Served as mirrored until a record this host reads replaces it.
                             tracing::error!(tenant = %name, app, "deploy: the shared record does not parse: {e}");
+                            tenant.apps.insert(app, MirroredApp { wasm: Wasm::Keep, config: Keep::Keep });
                             continue;
                         }
                     };
-                    let blob = match record.active_digest() {
-                        Some(hex) => Some((hex.to_owned(), self.local_blob(&name, hex).await?)),
-                        None => None,
+                    let wasm = match record.active_digest() {
+                        Some(hex) => match self.local_blob(&name, &app, hex).await {
+                            Ok(path) => Wasm::Blob(hex.to_owned(), path),
+                            Err(e) => {
+                                tracing::error!(tenant = %name, app, "deploy: {e}; keeping what is mirrored");
+                                Wasm::Keep
+                            }
+                        },
+                        None => Wasm::Absent,
                     };
                     if let Some(hex) = previous_digest(&record) {
                         previous.push((name.clone(), app.clone(), hex));
                     }
-                    tenant.apps.insert(app, (blob, record.config));
+                    tenant.apps.insert(app, MirroredApp { wasm, config: Keep::Set(record.config) });
                 }
             }
             wanted.insert(name, tenant);
@@ -325,6 +350,9 @@ impl RedisDeploy {
         .map_err(|e| e.to_string())??;
         if let Ok(mut seen) = self.seen.lock() {
             *seen = generation;
+        }
+        if let Some(g) = generation {
+            let _ = write_atomic(&self.mirror.join(GENERATION_FILE), g.to_string().as_bytes());
         }
         if !written.is_empty() {
             for path in &written {
@@ -355,7 +383,7 @@ impl RedisDeploy {
                 }
             }
             let loaded = async {
-                let blob = self.local_blob(tenant, hex).await?;
+                let blob = self.local_blob(tenant, app, hex).await?;
                 let bytes = tokio::fs::read(&blob).await.map_err(|e| e.to_string())?;
                 registry.runtime().load(tenant, bytes, hex.clone()).await.map_err(|e| e.to_string())
             };
@@ -459,15 +487,33 @@ fn previous_digest(record: &AppRecord) -> Option<String> {
     record.versions.iter().find(|v| v.version == *before).map(|v| v.digest.clone())
 }
 
-/// One tenant as the mirror should hold it: its config, and per app the active version (digest and
-/// local blob) and config.
+/// One tenant as the mirror should hold it: its config, and its apps.
 struct Tenant {
     config: String,
     apps: BTreeMap<String, MirroredApp>,
 }
 
-/// An app's active version (digest and local blob), if any, and its config.
-type MirroredApp = (Option<(String, PathBuf)>, Option<String>);
+/// An app as the mirror should hold it.
+struct MirroredApp {
+    wasm: Wasm,
+    config: Keep<Option<String>>,
+}
+
+/// The active version of a mirrored app.
+enum Wasm {
+    /// None is active.
+    Absent,
+    /// This digest, from this local blob.
+    Blob(String, PathBuf),
+    /// Whatever is mirrored now (its record or blob could not be read).
+    Keep,
+}
+
+/// A value to write, or what is there now.
+enum Keep<T> {
+    Set(T),
+    Keep,
+}
 
 /// What one mirror file should hold.
 enum Want {
@@ -475,6 +521,8 @@ enum Want {
     Text(String),
     /// A blob, by digest.
     Blob(String, PathBuf),
+    /// Left as it is.
+    Keep,
 }
 
 /// Makes `mirror` hold exactly `wanted`, writing only what differs (by digest: `known` remembers the
@@ -493,10 +541,18 @@ fn write_mirror(
         let text = |t: &Option<String>| t.clone().filter(|t| !t.trim().is_empty()).map_or(Want::Absent, Want::Text);
         let mut files: BTreeMap<PathBuf, Want> = BTreeMap::new();
         files.insert(dir.join(TENANT_FILE), text(&Some(tenant.config.clone())));
-        for (app, (blob, config)) in &tenant.apps {
-            let wasm = blob.clone().map_or(Want::Absent, |(hex, path)| Want::Blob(hex, path));
+        for (app, mirrored) in &tenant.apps {
+            let wasm = match &mirrored.wasm {
+                Wasm::Absent => Want::Absent,
+                Wasm::Blob(hex, path) => Want::Blob(hex.clone(), path.clone()),
+                Wasm::Keep => Want::Keep,
+            };
             files.insert(dir.join(format!("{app}.wasm")), wasm);
-            files.insert(dir.join(format!("{app}.toml")), text(config));
+            let config = match &mirrored.config {
+                Keep::Set(c) => text(c),
+                Keep::Keep => Want::Keep,
+            };
+            files.insert(dir.join(format!("{app}.toml")), config);
         }
         // Files of apps no longer there.
         for entry in std::fs::read_dir(&dir).map_err(|e| io("read", &dir, e))?.filter_map(Result::ok) {
@@ -509,12 +565,15 @@ fn write_mirror(
         let mut paths: Vec<&PathBuf> = files.keys().collect();
         paths.sort_by_key(|p| p.extension().is_some_and(|x| x == "wasm"));
         for path in paths {
+            if matches!(files[path], Want::Keep) {
+                continue;
+            }
             let have = match known.get(path) {
                 Some(d) => Some(d.clone()),
                 None => std::fs::read(path).ok().map(|b| digest(&b)),
             };
             let want = match &files[path] {
-                Want::Absent => None,
+                Want::Absent | Want::Keep => None,
                 Want::Text(t) => Some(digest(t.as_bytes())),
                 Want::Blob(hex, _) => Some(hex.clone()),
             };
@@ -525,6 +584,7 @@ fn write_mirror(
                 continue;
             }
             match &files[path] {
+                Want::Keep => {}
                 Want::Absent => {
                     std::fs::remove_file(path).map_err(|e| io("remove", path, e))?;
                     known.remove(path);

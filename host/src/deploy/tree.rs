@@ -171,7 +171,9 @@ impl TreeStore {
         }
         for entry in std::fs::read_dir(dir.join(DEPLOY_DIR)).into_iter().flatten().filter_map(Result::ok) {
             let path = entry.path();
-            if path.extension().is_some_and(|x| x == "json")
+            // Records are files; the folders beside them hold blobs (an app may be named `a.json`).
+            if entry.file_type().is_ok_and(|t| t.is_file())
+                && path.extension().is_some_and(|x| x == "json")
                 && let Some(stem) = path.file_stem().map(|s| s.to_string_lossy().into_owned())
             {
                 names.insert(stem);

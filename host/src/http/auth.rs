@@ -66,6 +66,35 @@ fn matches(presented: &[u8; 32], configured: &str) -> bool {
     decode_hex(configured).is_some_and(|c| bool::from(presented.ct_eq(&c)))
 }
 
+/// Why a request from a loopback address may still not come from this machine's own user: a proxy
+/// in front (forwarding headers), a web page in a browser here (a cross-site `Origin` or
+/// `Sec-Fetch-Site`), or a name rebound to 127.0.0.1 (a `Host` that is not a loopback name).
+fn not_local(headers: &HeaderMap) -> Option<&'static str> {
+    let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
+    if header("forwarded").is_some() || header("x-forwarded-for").is_some() || header("x-real-ip").is_some() {
+        return Some("this request came through a proxy");
+    }
+    if header("sec-fetch-site").is_some_and(|s| s == "cross-site" || s == "same-site") {
+        return Some("this request came from another site's page");
+    }
+    let local_name = |h: &str| {
+        let host =
+            h.rsplit_once(':').filter(|(_, port)| port.bytes().all(|b| b.is_ascii_digit())).map_or(h, |(h, _)| h);
+        let host = host.trim_start_matches('[').trim_end_matches(']');
+        host.eq_ignore_ascii_case("localhost") || host.parse::<std::net::IpAddr>().is_ok_and(|ip| ip.is_loopback())
+    };
+    if header("origin").is_some_and(|o| {
+        let rest = o.split_once("://").map_or(o, |(_, r)| r);
+        !local_name(rest.split('/').next().unwrap_or(rest))
+    }) {
+        return Some("this request came from another site's page");
+    }
+    if header("host").is_some_and(|h| !local_name(h)) {
+        return Some("this request names a host other than this machine");
+    }
+    None
+}
+
 /// What a route needs.
 #[derive(Debug, Clone, Copy)]
 pub enum Need<'a> {
@@ -100,6 +129,11 @@ pub fn authorize(
     let admin = shared.config.admin_token_sha256.as_deref();
     let Some(token) = token else {
         if admin.is_none() && peer.0.is_some_and(|p| p.ip().is_loopback()) {
+            if let Some(why) = not_local(headers) {
+                return refuse(AppError::Forbidden(format!(
+                    "without admin_token_sha256, only local clients get in without a token, and {why}"
+                )));
+            }
             return Ok(Caller::Operator);
         }
         let why = if admin.is_none() {

@@ -46,7 +46,7 @@ fn check_names(tenant: &str, app: &str) -> Result<(), AppError> {
     if !valid_name(app) {
         return Err(AppError::BadRequest(format!("`{app}` is not a usable app name ({NAME_RULE})")));
     }
-    if RESERVED_APP_NAMES.contains(&app) {
+    if RESERVED_APP_NAMES.iter().any(|r| r.eq_ignore_ascii_case(app)) {
         return Err(AppError::BadRequest(format!("`{app}` is reserved and cannot name an app")));
     }
     Ok(())

@@ -91,6 +91,8 @@ pub struct Draft {
 pub struct Record {
     /// Arrival order on this host.
     pub seq: u64,
+    /// The call it belongs to: its conversation, else its leg, else a key of its own.
+    pub key: String,
     /// Arrival (ISO 8601, UTC).
     pub received_at: String,
     /// Arrival, Unix milliseconds.
@@ -149,7 +151,7 @@ pub struct Record {
 impl Record {
     /// The call this record belongs to: its conversation, else its leg, else itself.
     pub fn call_key(&self) -> String {
-        self.conversation_uuid.clone().or_else(|| self.uuid.clone()).unwrap_or_else(|| format!("webhook-{}", self.seq))
+        self.key.clone()
     }
 }
 
@@ -262,7 +264,14 @@ fn iso(at: std::time::SystemTime) -> (String, i64) {
 }
 
 impl Draft {
-    fn into_record(self, seq: u64, redaction: Redaction) -> Record {
+    fn into_record(self, seq: u64, redaction: Redaction, host: &str) -> Record {
+        // A webhook with no ids (refused before they were read) is a call of its own, named so no
+        // other host's, restart's or tenant's record takes the same key.
+        let key = self
+            .conversation_uuid
+            .clone()
+            .or_else(|| self.uuid.clone())
+            .unwrap_or_else(|| format!("webhook-{host}-{seq}"));
         let peek: Option<Peek> = serde_json::from_str(&self.request).ok();
         let number = |v: &Option<Value>| {
             v.as_ref().and_then(|v| v.as_str().map(str::to_owned).or_else(|| v.as_u64().map(|n| n.to_string())))
@@ -279,6 +288,7 @@ impl Draft {
         let (received_at, received_ms) = iso(self.received);
         Record {
             seq,
+            key,
             received_at,
             received_ms,
             tenant: self.tenant,
@@ -394,6 +404,8 @@ pub struct Inspector {
     enabled: bool,
     /// The records of every host on one Redis, when shared.
     shared: Option<shared::SharedRecords>,
+    /// This host's tag in the keys of records without ids.
+    host: String,
 }
 
 impl Inspector {
@@ -419,6 +431,7 @@ impl Inspector {
             dropped: AtomicU64::new(0),
             enabled,
             shared,
+            host: uuid::Uuid::new_v4().simple().to_string()[..8].to_owned(),
         });
         let weak = Arc::downgrade(&inspector);
         tokio::spawn(async move {
@@ -451,7 +464,7 @@ impl Inspector {
     /// Keeps `draft`'s record here and tells this host's followers.
     fn store(&self, draft: Draft) -> Arc<Record> {
         let seq = self.seq.fetch_add(1, Ordering::Relaxed) + 1;
-        let record = Arc::new(draft.into_record(seq, self.redaction));
+        let record = Arc::new(draft.into_record(seq, self.redaction, &self.host));
         // What it holds, roughly: its texts and a fixed part.
         let size = 512
             + record.request.text.len()
@@ -517,11 +530,12 @@ pub fn summarize(records: &[Arc<Record>]) -> Vec<CallSummary> {
     let mut calls: HashMap<String, CallSummary> = HashMap::new();
     let mut order: Vec<String> = Vec::new();
     for r in records {
-        let key = r.call_key();
-        let call = calls.entry(key.clone()).or_insert_with(|| {
-            order.push(key.clone());
+        // By tenant too: a conversation id from one tenant never shows another tenant's record.
+        let group = format!("{}/{}", r.tenant, r.key);
+        let call = calls.entry(group.clone()).or_insert_with(|| {
+            order.push(group.clone());
             CallSummary {
-                conversation_uuid: key.clone(),
+                conversation_uuid: r.key.clone(),
                 tenant: r.tenant.clone(),
                 app: r.app.clone(),
                 started: r.received_at.clone(),
@@ -564,6 +578,52 @@ pub fn summarize(records: &[Arc<Record>]) -> Vec<CallSummary> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn draft(tenant: &str, conversation: Option<&str>, from: &str) -> Draft {
+        Draft {
+            tenant: tenant.into(),
+            app: "app".into(),
+            version: None,
+            webhook: "answer",
+            callback: None,
+            uuid: None,
+            conversation_uuid: conversation.map(str::to_owned),
+            signature: "unsigned",
+            received: std::time::SystemTime::now(),
+            http_status: 200,
+            outcome: "ok".into(),
+            failure: None,
+            request: format!(r#"{{"from":"{from}"}}"#),
+            ncco: None,
+            fallback: false,
+            logs: String::new(),
+            log_dropped_bytes: 0,
+            timings_us: Timings::default(),
+            peak_memory_bytes: None,
+            host_calls: Vec::new(),
+            warnings: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn calls_are_grouped_by_tenant_and_records_without_ids_stand_alone() {
+        let records: Vec<Arc<Record>> = [
+            draft("a", Some("CON-1"), "111"),
+            draft("b", Some("CON-1"), "222"),
+            draft("a", None, "333"),
+            draft("b", None, "444"),
+        ]
+        .into_iter()
+        .enumerate()
+        .map(|(i, d)| Arc::new(d.into_record(1 + (i as u64 % 2), Redaction::default(), "h")))
+        .collect();
+        let calls = summarize(&records);
+        assert_eq!(calls.len(), 4, "{calls:?}");
+        for c in &calls {
+            let own = records.iter().find(|r| r.tenant == c.tenant && r.key == c.conversation_uuid).unwrap();
+            assert_eq!(c.from, own.from, "a call shows only its own tenant's records");
+        }
+    }
 
     #[test]
     fn numbers_keep_their_last_three_digits_and_custom_data_goes() {

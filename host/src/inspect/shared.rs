@@ -3,7 +3,8 @@
 //! ```text
 //! ncco:/inspect/calls           sorted set: call key -> when its first webhook arrived (ms)
 //! ncco:/inspect/call/<key>      list: the call's records (JSON), in arrival order, at most
-//!                               RECORDS_PER_CALL, expiring a day after its last webhook
+//!                               RECORDS_PER_CALL of at most 16 KiB, expiring a day after its last
+//!                               webhook
 //! ncco:/inspect/live            channel: "<host id> <record JSON>" for each new record
 //! ```
 //!
@@ -22,11 +23,11 @@ const CALLS: &str = "ncco:/inspect/calls";
 const CALL_PREFIX: &str = "ncco:/inspect/call/";
 const CHANNEL: &str = "ncco:/inspect/live";
 /// Records kept per call.
-pub const RECORDS_PER_CALL: usize = 200;
+pub const RECORDS_PER_CALL: usize = 100;
 /// How long a call's records stay after its last webhook.
 pub const KEEP: Duration = Duration::from_secs(24 * 3600);
 /// Largest record stored in Redis (bigger requests are cut down first).
-const MAX_RECORD_BYTES: usize = 64 * 1024;
+const MAX_RECORD_BYTES: usize = 16 * 1024;
 
 /// KEYS: calls set, the call's list. ARGV: key, first-seen ms, record, most calls, records per
 /// call, keep ms, channel, message, list prefix.
@@ -62,7 +63,8 @@ impl std::fmt::Debug for SharedRecords {
 }
 
 impl SharedRecords {
-    /// Connects to `url`; at most `max_calls` calls are kept.
+    /// Connects to `url`; at most `max_calls` calls are kept (each at most [`RECORDS_PER_CALL`]
+    /// records of at most 16 KiB).
     pub async fn connect(url: &str, max_calls: usize) -> anyhow::Result<Self> {
         let client = redis::Client::open(url)?;
         let config = ConnectionManagerConfig::new()
@@ -149,7 +151,7 @@ impl SharedRecords {
     /// The newest calls `filter` keeps, at most `limit` (looking through at most 2,000 calls).
     pub async fn calls(&self, filter: &Filter, limit: usize) -> Result<Vec<CallSummary>, redis::RedisError> {
         let mut out = Vec::new();
-        let page = 100;
+        let page = 50;
         for start in (0..2000).step_by(page) {
             let keys: Vec<String> = redis::cmd("ZREVRANGE")
                 .arg(CALLS)

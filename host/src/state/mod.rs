@@ -11,7 +11,7 @@ mod memory;
 mod quota;
 mod redis_store;
 
-use std::fmt::Debug;
+use std::fmt::{self, Debug};
 use std::future::Future;
 use std::pin::Pin;
 use std::time::Duration;
@@ -225,7 +225,7 @@ pub(crate) fn now_ms() -> u64 {
 }
 
 /// Where state lives, from `--state`.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Clone, PartialEq, Eq)]
 pub enum StateBackend {
     /// redb at this path (the default: `<data-dir>/state.redb`).
     Embedded(std::path::PathBuf),
@@ -233,6 +233,28 @@ pub enum StateBackend {
     Redis(String),
     /// This process's memory.
     Memory,
+}
+
+/// `url` with any password in it replaced by `***`, for logs and errors.
+pub fn without_password(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else { return url.to_owned() };
+    let authority = &rest[..rest.find('/').unwrap_or(rest.len())];
+    let Some(at) = authority.rfind('@') else { return url.to_owned() };
+    let user = match authority[..at].split_once(':') {
+        Some((user, _)) => format!("{user}:"),
+        None => String::new(),
+    };
+    format!("{scheme}://{user}***@{}", &rest[at + 1..])
+}
+
+impl Debug for StateBackend {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            StateBackend::Embedded(p) => f.debug_tuple("Embedded").field(p).finish(),
+            StateBackend::Redis(url) => f.debug_tuple("Redis").field(&without_password(url)).finish(),
+            StateBackend::Memory => f.write_str("Memory"),
+        }
+    }
 }
 
 impl StateBackend {
@@ -254,5 +276,15 @@ impl StateBackend {
             StateBackend::Redis(url) => std::sync::Arc::new(RedisStore::connect(url).await?),
             StateBackend::Memory => std::sync::Arc::new(MemoryStore::new()),
         })
+    }
+}
+
+#[cfg(test)]
+mod url_tests {
+    #[test]
+    fn passwords_never_reach_a_log() {
+        assert_eq!(super::without_password("redis://:secret@db:6379/0"), "redis://:***@db:6379/0");
+        assert_eq!(super::without_password("redis://app:secret@db/1"), "redis://app:***@db/1");
+        assert_eq!(super::without_password("redis://127.0.0.1:6379/0"), "redis://127.0.0.1:6379/0");
     }
 }
