@@ -620,7 +620,10 @@ mod tests {
         let calls = summarize(&records);
         assert_eq!(calls.len(), 4, "{calls:?}");
         for c in &calls {
-            let own = records.iter().find(|r| r.tenant == c.tenant && r.key == c.conversation_uuid).unwrap();
+            let own = records
+                .iter()
+                .find(|r| r.tenant == c.tenant && r.key == c.conversation_uuid)
+                .expect("each call comes from a record");
             assert_eq!(c.from, own.from, "a call shows only its own tenant's records");
         }
     }
