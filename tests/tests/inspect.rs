@@ -349,6 +349,9 @@ fn hosts_on_one_redis_each_show_the_whole_call() {
 
     // The call is answered by A; its input and its end reach B.
     assert_eq!(get(&a.url("/acme/hello/answer?uuid=u-s&conversation_uuid=CON-SPLIT&from=1")).unwrap().status, 200);
+    // Recorded (by A's recorder task) before A's live stream is opened, so the stream's first record
+    // is the one B makes next.
+    assert_eq!(calls(&a, 1, &[]).len(), 1);
     let input = r#"{"dtmf":{"digits":"7","timed_out":false},"uuid":"u-s","conversation_uuid":"CON-SPLIT"}"#;
     let heard = first_live_record(&a, None, || {
         assert_eq!(post(&b.url("/acme/hello/event/menu"), input, &[]).unwrap().status, 200);
