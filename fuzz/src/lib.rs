@@ -19,12 +19,12 @@ use ncco_sdk::webhook::{AnswerRequest, Event, RtcEvent};
 #[allow(dead_code)]
 pub mod signature;
 
-/// host/src/config.rs (the tenant.toml and <app>.toml readers), compiled here as it is.
-#[path = "../../host/src/config.rs"]
+/// host/src/config/ (the tenant.toml and <app>.toml readers, and the serve config), compiled here as it is.
+#[path = "../../host/src/config/mod.rs"]
 #[allow(dead_code)]
 pub mod config;
 
-/// Stubs of the `crate::...` items host/src/config.rs names. They exist ONLY so that the config
+/// Stubs of the `crate::...` items host/src/config/ names. They exist ONLY so that the config
 /// readers can be compiled and fuzzed without ncco-host (and wasmtime); nothing here is the host's
 /// real state code, and `TenantConfig::parse` / `AppConfig::parse` never touch it.
 pub mod state {
@@ -32,7 +32,7 @@ pub mod state {
     /// parsers under test).
     #[derive(Debug, Clone, PartialEq, Eq)]
     pub enum StateBackend {
-        /// Mirrors the variant config.rs constructs.
+        /// Mirrors the variant config/ constructs.
         Embedded(std::path::PathBuf),
     }
 

@@ -9,32 +9,20 @@ is compiled by B itself; one B has compiled before comes from its artifact cache
 Everything runs under a temporary directory and stops by itself.
 Usage: python3 host/benches/deploy.py
 """
-import json, os, shutil, socket, subprocess, sys, tempfile, time, urllib.request
+import json, os, shutil, subprocess, sys, tempfile, time, urllib.request
 
-WORKSPACE = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-TARGET = os.environ.get("CARGO_TARGET_DIR", os.path.join(WORKSPACE, "target"))
-BINARY = os.path.join(TARGET, "release", "ncco-host")
-PLUGINS = os.path.join(TARGET, "wasm32-wasip2", "plugin")
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+# The release host, the plugin build and free ports, as the density benchmark has them.
+from density import BINARY, PLUGINS, free_port
+from density import build as build_host_and_plugins
+
 NAMES = ["hello", "ivr_menu", "voicemail", "call_forwarding", "conference", "hostile"]
 
 
 def build():
-    cargo = os.environ.get("CARGO", "cargo")
-    subprocess.run([cargo, "build", "--quiet", "--release", "-p", "ncco-host"], cwd=WORKSPACE, check=True)
-    args = [cargo, "build", "--quiet", "--profile", "plugin", "--target", "wasm32-wasip2"]
-    for n in NAMES:
-        args += ["-p", n.replace("_", "-")]
-    subprocess.run(args, cwd=WORKSPACE, check=True)
+    build_host_and_plugins()
     if shutil.which("redis-server") is None:
         subprocess.run(["apt-get", "install", "-y", "-qq", "redis-server"], check=True)
-
-
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
 
 
 def wait_up(url):

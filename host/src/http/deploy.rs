@@ -52,9 +52,35 @@ fn check_names(tenant: &str, app: &str) -> Result<(), AppError> {
     Ok(())
 }
 
-/// A route that changes or reads one tenant: the operator or that tenant's token.
-fn tenant_caller(s: &AppState, headers: &HeaderMap, peer: Peer, tenant: &str, route: &str) -> Result<Caller, AppError> {
-    authorize(s, headers, peer, Need::Tenant(tenant), route)
+/// The tenant (and app) a `/v1/tenants/{tenant}[/apps/{app}...]` route is about, with names checked
+/// and the caller accepted for it: the operator or that tenant's token. Refused before the handler
+/// runs, with a JSON error.
+#[derive(Debug)]
+pub struct Access {
+    tenant: String,
+    app: String,
+    caller: Caller,
+}
+
+impl axum::extract::FromRequestParts<AppState> for Access {
+    type Rejection = AppError;
+
+    async fn from_request_parts(parts: &mut axum::http::request::Parts, s: &AppState) -> Result<Self, AppError> {
+        let Path(params) = Path::<std::collections::HashMap<String, String>>::from_request_parts(parts, s)
+            .await
+            .map_err(|e| AppError::BadRequest(format!("the path is not understood: {e}")))?;
+        let tenant = params.get("tenant").cloned().unwrap_or_default();
+        let app = params.get("app").cloned();
+        match &app {
+            Some(app) => check_names(&tenant, app)?,
+            None => check_tenant(&tenant)?,
+        }
+        let route = parts.extensions.get::<axum::extract::MatchedPath>().map_or("", |m| m.as_str());
+        let route = format!("{} {route}", parts.method);
+        let peer = Peer(parts.extensions.get::<axum::extract::ConnectInfo<std::net::SocketAddr>>().map(|c| c.0));
+        let caller = authorize(s, &parts.headers, peer, Need::Tenant(&tenant), &route)?;
+        Ok(Access { tenant, app: app.unwrap_or_default(), caller })
+    }
 }
 
 async fn read_body(body: Body, max: usize) -> Result<bytes::Bytes, AppError> {
@@ -132,15 +158,8 @@ pub async fn put_tenant(
 }
 
 /// `GET /v1/tenants/{tenant}`: the configuration without its secret.
-pub async fn get_tenant(
-    State(s): State<AppState>,
-    Path(tenant): Path<String>,
-    peer: Peer,
-    headers: HeaderMap,
-) -> Result<Response, AppError> {
-    check_tenant(&tenant)?;
-    tenant_caller(&s, &headers, peer, &tenant, "GET /v1/tenants/{tenant}")?;
-    Ok(Json(s.deploy.get_tenant(&tenant).await?).into_response())
+pub async fn get_tenant(State(s): State<AppState>, access: Access) -> Result<Response, AppError> {
+    Ok(Json(s.deploy.get_tenant(&access.tenant).await?).into_response())
 }
 
 /// `DELETE /v1/tenants/{tenant}` (operator), once its apps are gone.
@@ -166,15 +185,12 @@ pub struct UploadQuery {
 /// `PUT /v1/tenants/{tenant}/apps/{app}/versions` with the component as the body.
 pub async fn upload(
     State(s): State<AppState>,
-    Path((tenant, app)): Path<(String, String)>,
+    access: Result<Access, AppError>,
     query: Result<Query<UploadQuery>, axum::extract::rejection::QueryRejection>,
-    peer: Peer,
     headers: HeaderMap,
     body: Body,
 ) -> Result<Response, AppError> {
-    let admitted = (|| {
-        check_names(&tenant, &app)?;
-        let caller = tenant_caller(&s, &headers, peer, &tenant, "PUT /v1/tenants/{tenant}/apps/{app}/versions")?;
+    let admitted = access.and_then(|access| {
         let Query(query) = query.map_err(|e| {
             AppError::BadRequest(format!("the query is not understood: {e} (only `activate=true|false`)"))
         })?;
@@ -184,9 +200,9 @@ pub async fn upload(
                 "the body must be the component, sent as `Content-Type: application/wasm` (got `{kind}`)"
             )));
         }
-        Ok((caller, query))
-    })();
-    let (caller, query) = match admitted {
+        Ok((access, query))
+    });
+    let (access, query) = match admitted {
         Ok(a) => a,
         Err(e) => {
             // A client still sending its upload reads the refusal only if the host reads on a bit.
@@ -194,6 +210,7 @@ pub async fn upload(
             return Err(e);
         }
     };
+    let Access { tenant, app, caller } = access;
     let max = usize::try_from(MAX_PLUGIN_BYTES).unwrap_or(usize::MAX);
     // Refused before a byte of it is read when it says it is too large.
     let declared =
@@ -209,97 +226,55 @@ pub async fn upload(
 }
 
 /// `GET /v1/tenants/{tenant}/apps/{app}/versions`.
-pub async fn versions(
-    State(s): State<AppState>,
-    Path((tenant, app)): Path<(String, String)>,
-    peer: Peer,
-    headers: HeaderMap,
-) -> Result<Response, AppError> {
-    check_names(&tenant, &app)?;
-    tenant_caller(&s, &headers, peer, &tenant, "GET /v1/tenants/{tenant}/apps/{app}/versions")?;
-    Ok(respond(s.deploy.versions(&tenant, &app).await?))
+pub async fn versions(State(s): State<AppState>, a: Access) -> Result<Response, AppError> {
+    Ok(respond(s.deploy.versions(&a.tenant, &a.app).await?))
 }
 
 /// `POST /v1/tenants/{tenant}/apps/{app}/activate` with `{"version": N}`.
 pub async fn activate(
     State(s): State<AppState>,
-    Path((tenant, app)): Path<(String, String)>,
-    peer: Peer,
+    a: Access,
     headers: HeaderMap,
     body: Body,
 ) -> Result<Response, AppError> {
-    check_names(&tenant, &app)?;
-    tenant_caller(&s, &headers, peer, &tenant, "POST /v1/tenants/{tenant}/apps/{app}/activate")?;
     let expected = if_match(&headers)?;
     let request = read_json(body).await?;
     let version = request
         .get("version")
         .and_then(Value::as_u64)
         .ok_or_else(|| AppError::BadRequest("the body must be `{\"version\": N}` with N a version number".into()))?;
-    Ok(respond(s.deploy.activate(&tenant, &app, version, expected).await?))
+    Ok(respond(s.deploy.activate(&a.tenant, &a.app, version, expected).await?))
 }
 
 /// `POST /v1/tenants/{tenant}/apps/{app}/rollback`.
-pub async fn rollback(
-    State(s): State<AppState>,
-    Path((tenant, app)): Path<(String, String)>,
-    peer: Peer,
-    headers: HeaderMap,
-) -> Result<Response, AppError> {
-    check_names(&tenant, &app)?;
-    tenant_caller(&s, &headers, peer, &tenant, "POST /v1/tenants/{tenant}/apps/{app}/rollback")?;
+pub async fn rollback(State(s): State<AppState>, a: Access, headers: HeaderMap) -> Result<Response, AppError> {
     let expected = if_match(&headers)?;
-    Ok(respond(s.deploy.rollback(&tenant, &app, expected).await?))
+    Ok(respond(s.deploy.rollback(&a.tenant, &a.app, expected).await?))
 }
 
 /// `DELETE /v1/tenants/{tenant}/apps/{app}/versions/{version}`.
 pub async fn delete_version(
     State(s): State<AppState>,
-    Path((tenant, app, version)): Path<(String, String, String)>,
-    peer: Peer,
-    headers: HeaderMap,
+    a: Access,
+    Path((_, _, version)): Path<(String, String, String)>,
 ) -> Result<Response, AppError> {
-    check_names(&tenant, &app)?;
-    tenant_caller(&s, &headers, peer, &tenant, "DELETE /v1/tenants/{tenant}/apps/{app}/versions/{version}")?;
     let version: u64 =
         version.parse().map_err(|_| AppError::BadRequest(format!("`{version}` is not a version number")))?;
-    Ok(respond(s.deploy.delete_version(&tenant, &app, version).await?))
+    Ok(respond(s.deploy.delete_version(&a.tenant, &a.app, version).await?))
 }
 
 /// `PUT /v1/tenants/{tenant}/apps/{app}/config`: the keys of `<app>.toml`.
-pub async fn put_config(
-    State(s): State<AppState>,
-    Path((tenant, app)): Path<(String, String)>,
-    peer: Peer,
-    headers: HeaderMap,
-    body: Body,
-) -> Result<Response, AppError> {
-    check_names(&tenant, &app)?;
-    tenant_caller(&s, &headers, peer, &tenant, "PUT /v1/tenants/{tenant}/apps/{app}/config")?;
+pub async fn put_config(State(s): State<AppState>, a: Access, body: Body) -> Result<Response, AppError> {
     let config = read_json(body).await?;
-    Ok(Json(s.deploy.put_config(&tenant, &app, &config).await?).into_response())
+    Ok(Json(s.deploy.put_config(&a.tenant, &a.app, &config).await?).into_response())
 }
 
 /// `GET /v1/tenants/{tenant}/apps/{app}/config`.
-pub async fn get_config(
-    State(s): State<AppState>,
-    Path((tenant, app)): Path<(String, String)>,
-    peer: Peer,
-    headers: HeaderMap,
-) -> Result<Response, AppError> {
-    check_names(&tenant, &app)?;
-    tenant_caller(&s, &headers, peer, &tenant, "GET /v1/tenants/{tenant}/apps/{app}/config")?;
-    Ok(Json(s.deploy.get_config(&tenant, &app).await?).into_response())
+pub async fn get_config(State(s): State<AppState>, a: Access) -> Result<Response, AppError> {
+    Ok(Json(s.deploy.get_config(&a.tenant, &a.app).await?).into_response())
 }
 
 /// `DELETE /v1/tenants/{tenant}/apps/{app}`.
-pub async fn delete_app(
-    State(s): State<AppState>,
-    Path((tenant, app)): Path<(String, String)>,
-    peer: Peer,
-    headers: HeaderMap,
-) -> Result<Response, AppError> {
-    check_names(&tenant, &app)?;
-    tenant_caller(&s, &headers, peer, &tenant, "DELETE /v1/tenants/{tenant}/apps/{app}")?;
-    Ok(Json(s.deploy.delete_app(&tenant, &app).await?).into_response())
+pub async fn delete_app(State(s): State<AppState>, a: Access) -> Result<Response, AppError> {
+    Ok(Json(s.deploy.delete_app(&a.tenant, &a.app).await?).into_response())
 }

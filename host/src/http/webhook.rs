@@ -229,7 +229,21 @@ async fn handle(
     let mut trail = Trail { signature: "unsigned", ..Trail::default() };
     let result = handle_known(shared, (&tenant, &app), webhook, callback.clone(), req, arrived, &mut trail).await;
     trail.timings.total = micros(arrived.elapsed());
-    let (status, outcome) = match &result {
+    observe(shared, (tenant_name, app_name), (webhook, callback), received, &result, trail);
+    result
+}
+
+/// The last step of every webhook to a known app: it is counted in the metrics and its record goes
+/// to the inspector (handed over, never waited on).
+fn observe(
+    shared: &AppState,
+    (tenant, app): (String, String),
+    (webhook, callback): (Webhook, Option<String>),
+    received: SystemTime,
+    result: &Result<Response, AppError>,
+    mut trail: Trail,
+) {
+    let (status, outcome) = match result {
         Ok(r) => (r.status().as_u16(), trail.outcome.take().unwrap_or_else(|| "ok".into())),
         Err(e) => {
             if trail.failure.is_none() {
@@ -242,11 +256,11 @@ async fn handle(
     let kind = webhook_name(webhook);
     if outcome == "signature-refused" {
         trail.signature = "refused";
-        shared.metrics.signature_refused(&tenant_name);
+        shared.metrics.signature_refused(&tenant);
     }
     shared.metrics.webhook(&crate::metrics::Observed {
-        tenant: &tenant_name,
-        app: &app_name,
+        tenant: &tenant,
+        app: &app,
         webhook: kind,
         outcome: &outcome,
         fallback: trail.fallback,
@@ -255,9 +269,12 @@ async fn handle(
         ran: trail.ran,
         peak_memory: trail.peak_memory,
     });
+    if !shared.inspector.enabled() {
+        return;
+    }
     shared.inspector.submit(crate::inspect::Draft {
-        tenant: tenant_name,
-        app: app_name,
+        tenant,
+        app,
         version: trail.version,
         webhook: kind,
         callback,
@@ -278,7 +295,6 @@ async fn handle(
         host_calls: trail.host_calls,
         warnings: trail.warnings,
     });
-    result
 }
 
 /// The inspector's and the metrics' name of a webhook kind.
@@ -304,13 +320,17 @@ async fn handle_known(
     let (parts, body) = req.into_parts();
     let body = read_body(&parts.headers, body, shared.max_body_bytes, shared.config.body_read_timeout).await?;
     let query = parts.uri.query().unwrap_or("");
-    trail.request = if body.is_empty() { query.to_owned() } else { String::from_utf8_lossy(&body).into_owned() };
+    // Kept for the inspector only (a copy per webhook is not made when it records nothing).
+    let recording = shared.inspector.enabled();
+    if recording {
+        trail.request = if body.is_empty() { query.to_owned() } else { String::from_utf8_lossy(&body).into_owned() };
+    }
     let claims = authenticate(shared, tenant, &app_name, &parts.headers, &body).await?;
     if claims.is_some() {
         trail.signature = "verified";
     }
     let (parsed, payload) = parse(webhook, &parts.method, query, &body)?;
-    if !matches!(payload, Cow::Borrowed(_)) {
+    if recording && !matches!(payload, Cow::Borrowed(_)) {
         trail.request = payload.to_string();
     }
     let (call_uuid, conversation_uuid) = parsed.ids();
@@ -359,7 +379,9 @@ async fn handle_known(
     trail.timings.validate = micros(validating.elapsed());
     match checked {
         Ok(Some((ncco, warnings))) => {
-            trail.ncco = Some(ncco.clone());
+            if recording {
+                trail.ncco = Some(ncco.clone());
+            }
             trail.warnings = warnings;
             Ok(ncco_response(ncco))
         }

@@ -450,10 +450,16 @@ impl Inspector {
     }
 
     /// Hands a webhook's record over, never waiting (dropped and counted when the recorder is behind).
+    /// Callers skip it when not [`Inspector::enabled`].
     pub fn submit(&self, draft: Draft) {
         if self.enabled && self.drafts.try_send(draft).is_err() {
             self.dropped.fetch_add(1, Ordering::Relaxed);
         }
+    }
+
+    /// Whether webhooks are recorded at all (`inspect = false` turns it off).
+    pub fn enabled(&self) -> bool {
+        self.enabled
     }
 
     /// Records dropped because the recorder was behind.
