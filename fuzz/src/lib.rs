@@ -338,9 +338,69 @@ pub fn config_tenant_app(data: &[u8]) {
                 assert!(app.limits.log_bytes <= c.log_bytes, "log_bytes above the ceiling");
                 let checked = Validator::default().check_str(&app.fallback_ncco);
                 assert!(checked.report.is_valid(), "the fallback NCCO does not validate: {}", checked.report);
+                let out = &app.outbound;
+                assert!(out.max_requests <= c.max_outbound_requests, "max_outbound_requests above the ceiling");
+                assert!(out.max_response_bytes <= c.max_outbound_response_bytes, "response bytes above the ceiling");
+                if let Some(cap) = &c.allowed_outbound_hosts {
+                    let cap = config::outbound::parse_list("cap", cap).expect("the tenant's cap parsed when read");
+                    for a in &out.allowed {
+                        assert!(cap.iter().any(|c| a.within(c)), "{a} is outside the tenant's cap");
+                    }
+                }
             }
             Err(e) => {
                 let _ = e.to_string();
+            }
+        }
+    }
+}
+
+// ----------------------------------------------------------------------------------------------
+// 6. allow_list
+// ----------------------------------------------------------------------------------------------
+
+/// The `allowed_outbound_hosts` grammar and matching. Input: lines, each tried as an entry and as a
+/// request URL (`scheme://host[:port]`). Every entry lies within itself; and `within` is sound: when
+/// `a` lies within `b`, every URL `a` allows, `b` allows too (a tenant's cap can never be escaped by
+/// an app entry the cap accepted).
+pub fn allow_list(data: &[u8]) {
+    use config::AllowedHost;
+    use config::outbound::Target;
+    let Ok(s) = std::str::from_utf8(data) else { return };
+    let lines: Vec<&str> = s.lines().take(32).collect();
+    let entries: Vec<AllowedHost> = lines.iter().filter_map(|l| AllowedHost::parse(l).ok()).collect();
+    let mut targets: Vec<Target> = lines
+        .iter()
+        .filter_map(|l| {
+            let (scheme, rest) = l.split_once("://")?;
+            let https = match scheme {
+                "http" => false,
+                "https" => true,
+                _ => return None,
+            };
+            let (host, port) = match rest.rsplit_once(':') {
+                Some((h, p)) if !h.ends_with(':') && !h.is_empty() => (h, Some(p.parse::<u16>().ok()?)),
+                _ => (rest, None),
+            };
+            Target::new(https, host, port)
+        })
+        .collect();
+    for probe in ["example.com", "a.example.com", "10.1.2.3", "127.0.0.1", "[::1]", "[fd00::1]", "[::ffff:10.0.0.1]"] {
+        for https in [false, true] {
+            for port in [None, Some(8443)] {
+                targets.extend(Target::new(https, probe, port));
+            }
+        }
+    }
+    for a in &entries {
+        assert!(a.within(a), "{a} does not lie within itself");
+        let _ = a.to_string();
+        for b in &entries {
+            if !a.within(b) {
+                continue;
+            }
+            for t in &targets {
+                assert!(!a.allows(t) || b.allows(t), "{a} lies within {b}, but allows {t:?} and {b} does not");
             }
         }
     }

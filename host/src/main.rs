@@ -111,6 +111,7 @@ fn resolve(args: ServeArgs) -> anyhow::Result<ServeConfig> {
     config.admin_listen = args.admin_listen.or(file.admin_listen);
     config.log_format =
         args.host.log_format.as_deref().and_then(LogFormat::parse).or(file.log_format).unwrap_or_default();
+    config.allow_private_networks = file.allow_private_networks.unwrap_or(false);
     config.inspect = file.inspect.unwrap_or(true);
     if let Some(n) = file.inspect_records {
         config.inspect_records = n;
@@ -139,6 +140,8 @@ fn run_dev(args: DevArgs) -> anyhow::Result<()> {
     }
     config.public_url = args.host.public_url;
     config.state = args.host.state.as_deref().map(ncco_host::state::StateBackend::parse);
+    // Plugins under development reach backends on this machine.
+    config.allow_private_networks = true;
     ncco_host::dev::ensure_wasm_target();
     for plugin in &plugins {
         if let Err(e) = ncco_host::dev::build_and_publish(plugin, &tenant_dir) {

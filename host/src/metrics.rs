@@ -99,6 +99,18 @@ pub struct StateOp {
     pub result: String,
 }
 
+/// Labels of a plugin's outbound HTTP request.
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct OutboundLabels {
+    /// Tenant.
+    pub tenant: String,
+    /// App.
+    pub app: String,
+    /// `response` (any status), or why there was none: `denied`, `prohibited`, `limit`, `timeout`,
+    /// `too-large`, `error`.
+    pub outcome: String,
+}
+
 type Histograms<L> = Family<L, Histogram, fn() -> Histogram>;
 
 fn seconds() -> Histogram {
@@ -151,6 +163,7 @@ pub struct Metrics {
     /// Inspector records dropped because the recorder was behind.
     pub records_dropped: Counter,
     http: Histograms<HttpLabels>,
+    outbound: Histograms<OutboundLabels>,
 }
 
 /// One webhook's figures, for [`Metrics::webhook`].
@@ -263,6 +276,13 @@ impl Metrics {
             "Inspector records dropped (recorder behind)",
             records_dropped.clone(),
         );
+        let outbound: Histograms<OutboundLabels> = Family::new_with_constructor(seconds);
+        registry.register_with_unit(
+            "ncco_outbound_request_duration",
+            "Plugins' outbound HTTP requests, by outcome",
+            Unit::Seconds,
+            outbound.clone(),
+        );
         Metrics {
             registry,
             webhooks,
@@ -281,6 +301,7 @@ impl Metrics {
             state,
             records_dropped,
             http,
+            outbound,
         }
     }
 
@@ -347,6 +368,12 @@ impl Metrics {
     /// Counts a refused signed webhook.
     pub fn signature_refused(&self, tenant: &str) {
         self.signature_refusals.get_or_create(&TenantLabel { tenant: tenant.to_owned() }).inc();
+    }
+
+    /// Times one outbound HTTP request of a plugin.
+    pub fn outbound(&self, tenant: &str, app: &str, outcome: &str, took: std::time::Duration) {
+        let labels = OutboundLabels { tenant: tenant.to_owned(), app: app.to_owned(), outcome: outcome.to_owned() };
+        self.outbound.get_or_create(&labels).observe(took.as_secs_f64());
     }
 
     /// Times one state operation.

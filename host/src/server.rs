@@ -37,6 +37,7 @@ impl Host {
             memory_budget: config.memory_budget_bytes,
             data_dir: config.data_dir.clone(),
             artifact_cache_bytes: config.artifact_cache_bytes,
+            allow_private_networks: config.allow_private_networks,
         })?);
         let backend = config.state_backend();
         let state: Arc<dyn StateStore> =

@@ -1,16 +1,22 @@
-//! A plugin written in JavaScript (plugins/js-greeter, componentized with componentize-js from npm),
-//! built by the test and served next to a Rust plugin by the real host.
+//! Plugins written in JavaScript (plugins/js-greeter, componentized with componentize-js from npm),
+//! built by the test and served next to a Rust plugin by the real host: js-greeter, and js-crm,
+//! whose fetch() goes through the host's outbound allow-list.
 
 #![allow(clippy::unwrap_used)]
 
 use std::path::PathBuf;
 use std::process::Command;
 
-use ncco_tests::{HostProcess, get, plugin_wasm, post, workspace_root};
+use ncco_tests::{Backend, Canned, HostProcess, Seen, get, plugin_wasm, post, workspace_root};
 
 /// Runs `npm install` (the dependency is pinned in package.json; see its .npmrc) and the build script
-/// of plugins/js-greeter; returns the built component.
-fn build_js_greeter() -> PathBuf {
+/// of plugins/js-greeter (once per test process); returns the folder of the built components.
+fn build_js_plugins() -> PathBuf {
+    static BUILT: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+    BUILT.get_or_init(build_js).clone()
+}
+
+fn build_js() -> PathBuf {
     let dir = workspace_root().join("plugins/js-greeter");
     if !dir.join("node_modules/@bytecodealliance/componentize-js").is_dir() {
         let status =
@@ -18,8 +24,8 @@ fn build_js_greeter() -> PathBuf {
         assert!(status.success(), "npm install failed in {}", dir.display());
     }
     let status = Command::new("node").arg("build.mjs").current_dir(&dir).status().unwrap();
-    assert!(status.success(), "building js-greeter failed");
-    dir.join("dist/js-greeter.wasm")
+    assert!(status.success(), "building the JavaScript plugins failed");
+    dir.join("dist")
 }
 
 fn text(r: &ncco_tests::Reply, i: usize) -> String {
@@ -31,7 +37,7 @@ fn text(r: &ncco_tests::Reply, i: usize) -> String {
 
 #[test]
 fn a_javascript_plugin_answers_next_to_a_rust_one() {
-    let js = build_js_greeter();
+    let js = build_js_plugins().join("js-greeter.wasm");
     let plugins = tempfile::tempdir().unwrap();
     let dir = plugins.path().join("acme");
     std::fs::create_dir_all(&dir).unwrap();
@@ -71,4 +77,44 @@ fn a_javascript_plugin_answers_next_to_a_rust_one() {
     // The Rust plugin on the same host is unaffected.
     let r = get(&host.url("/acme/hello/answer?from=1")).unwrap();
     assert_eq!(text(&r, 0), "Hello 1.");
+}
+
+#[test]
+fn a_javascript_plugin_fetches_from_an_allowed_crm_and_never_from_a_denied_one() {
+    let dist = build_js_plugins();
+    let crm = Backend::start(|seen: &Seen| match seen.path.as_str() {
+        "/callers/447700900001" => Canned::json(200, r#"{"name": "Ysolde Marchetti"}"#),
+        _ => Canned::json(404, "{}"),
+    })
+    .unwrap();
+    let denied = Backend::start(|_: &Seen| Canned::json(200, r#"{"name": "Never Asked"}"#)).unwrap();
+    let plugins = tempfile::tempdir().unwrap();
+    let dir = plugins.path().join("acme");
+    std::fs::create_dir_all(&dir).unwrap();
+    let toml = |crm_url: &str| {
+        format!(
+            "allowed_outbound_hosts = [\"http://127.0.0.1:{}\"]\nmemory_mib = 128\ntimeout_ms = 3000\n[vars]\ncrm_url = \"{crm_url}\"\n",
+            crm.port
+        )
+    };
+    std::fs::copy(dist.join("js-crm.wasm"), dir.join("crm.wasm")).unwrap();
+    std::fs::write(dir.join("crm.toml"), toml(&crm.base_url)).unwrap();
+    std::fs::copy(dist.join("js-crm.wasm"), dir.join("other.wasm")).unwrap();
+    std::fs::write(dir.join("other.toml"), toml(&denied.base_url)).unwrap();
+    let data = tempfile::tempdir().unwrap();
+    let config = data.path().join("serve.toml");
+    std::fs::write(&config, "allow_private_networks = true\n").unwrap();
+    let host = HostProcess::start(plugins.path(), data.path(), &["--config", config.to_str().unwrap()]).unwrap();
+
+    let r = get(&host.url("/acme/crm/answer?from=447700900001&conversation_uuid=CON-JS-CRM")).unwrap();
+    assert_eq!(text(&r, 0), "Hello Ysolde Marchetti, from JavaScript.");
+    let r = get(&host.url("/acme/crm/answer?from=447700900002&conversation_uuid=CON-JS-CRM-2")).unwrap();
+    assert_eq!(text(&r, 0), "Hello, thank you for calling.");
+    let paths: Vec<String> = crm.requests().into_iter().map(|s| s.path).collect();
+    assert_eq!(paths, ["/callers/447700900001", "/callers/447700900002"]);
+
+    // Pointed at a backend its allow-list does not name: fetch() is refused, the plugin answers.
+    let r = get(&host.url("/acme/other/answer?from=447700900001&conversation_uuid=CON-JS-DENIED")).unwrap();
+    assert_eq!(text(&r, 0), "Hello, thank you for calling.");
+    assert_eq!(denied.connections(), 0);
 }

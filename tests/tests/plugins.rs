@@ -321,7 +321,9 @@ fn ivr_menu_retries_then_hangs_up_politely_counting_per_conversation() {
 
 #[test]
 fn voicemail_stores_messages_in_app_state_and_reads_them_to_the_owner() {
-    let vars = r#"[vars]
+    // The plugin can post new messages to a backend (it imports wasi:http), so its app names one.
+    let vars = r#"allowed_outbound_hosts = ["https://hooks.example.com"]
+[vars]
 owner = "+44 7700 900999"
 retention_days = 3650
 latest = 2

@@ -47,6 +47,8 @@
 
 mod context;
 pub mod host;
+#[cfg(feature = "http")]
+pub mod http;
 pub mod vars;
 
 use std::marker::PhantomData;

@@ -13,6 +13,9 @@ use std::time::Duration;
 use ncco_sdk::ncco::Validator;
 use serde::Deserialize;
 
+pub mod outbound;
+pub use outbound::AllowedHost;
+
 /// Default listen address: loopback only.
 pub const DEFAULT_LISTEN: SocketAddr = SocketAddr::V4(std::net::SocketAddrV4::new(std::net::Ipv4Addr::LOCALHOST, 8080));
 /// Default data directory (compiled artifacts, state), relative to the working directory.
@@ -64,6 +67,15 @@ pub const DEFAULT_SIGNATURE_WINDOW_SECS: u64 = 300;
 pub const DEFAULT_ARTIFACT_CACHE_MIB: u64 = 2048;
 /// Largest plugin file compiled.
 pub const MAX_PLUGIN_BYTES: u64 = 32 * 1024 * 1024;
+/// Default of `max_outbound_requests`: HTTP requests one webhook's plugin may make.
+pub const DEFAULT_OUTBOUND_REQUESTS: u32 = 8;
+/// Operator maximum of `max_outbound_requests`.
+pub const MAX_OUTBOUND_REQUESTS: u32 = 64;
+/// Default of `max_outbound_response_bytes`: response body bytes one webhook's plugin may receive,
+/// over all its requests.
+pub const DEFAULT_OUTBOUND_RESPONSE_BYTES: u64 = 1024 * 1024;
+/// Operator maximum of `max_outbound_response_bytes`.
+pub const MAX_OUTBOUND_RESPONSE_BYTES: u64 = 16 * 1024 * 1024;
 /// Spoken when a plugin fails and its app has no fallback NCCO of its own.
 pub const DEFAULT_FALLBACK_TEXT: &str =
     "We are sorry, this service is temporarily unavailable. Please try again later.";
@@ -109,7 +121,7 @@ impl Default for Limits {
 }
 
 /// Ceilings for the app limits (operator maxima, lowered per tenant by `tenant.toml`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, serde::Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct Ceilings {
     /// Most `timeout_ms`.
@@ -140,6 +152,16 @@ pub struct Ceilings {
     /// `tenant_state_mib`).
     #[serde(default)]
     pub state_mib: Option<u64>,
+    /// What this tenant's apps may list in `allowed_outbound_hosts`: each of their entries must lie
+    /// within one of these (default: no cap).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub allowed_outbound_hosts: Option<Vec<String>>,
+    /// Most `max_outbound_requests`.
+    #[serde(default = "max_outbound_requests")]
+    pub max_outbound_requests: u32,
+    /// Most `max_outbound_response_bytes`.
+    #[serde(default = "max_outbound_response_bytes")]
+    pub max_outbound_response_bytes: u64,
 }
 
 fn max_timeout_ms() -> u64 {
@@ -154,6 +176,12 @@ fn max_ncco_bytes() -> u64 {
 fn max_log_bytes() -> u64 {
     MAX_LOG_BYTES
 }
+fn max_outbound_requests() -> u32 {
+    MAX_OUTBOUND_REQUESTS
+}
+fn max_outbound_response_bytes() -> u64 {
+    MAX_OUTBOUND_RESPONSE_BYTES
+}
 
 impl Default for Ceilings {
     fn default() -> Self {
@@ -167,6 +195,9 @@ impl Default for Ceilings {
             memory_share_mib: None,
             state_keys: None,
             state_mib: None,
+            allowed_outbound_hosts: None,
+            max_outbound_requests: MAX_OUTBOUND_REQUESTS,
+            max_outbound_response_bytes: MAX_OUTBOUND_RESPONSE_BYTES,
         }
     }
 }
@@ -326,13 +357,30 @@ impl TenantConfig {
             if let Some(n) = c.state_mib {
                 check_range(file, "limits.state_mib", n, 0, MAX_STATE_MIB)?;
             }
+            check_range(
+                file,
+                "limits.max_outbound_requests",
+                c.max_outbound_requests.into(),
+                0,
+                MAX_OUTBOUND_REQUESTS.into(),
+            )?;
+            check_range(
+                file,
+                "limits.max_outbound_response_bytes",
+                c.max_outbound_response_bytes,
+                0,
+                MAX_OUTBOUND_RESPONSE_BYTES,
+            )?;
+            if let Some(list) = &c.allowed_outbound_hosts {
+                outbound::parse_list("limits.allowed_outbound_hosts", list).map_err(|m| ConfigError::new(file, m))?;
+            }
         }
         Ok(config)
     }
 
     /// The ceilings in force for this tenant.
     pub fn ceilings(&self) -> Ceilings {
-        self.limits.unwrap_or_default()
+        self.limits.clone().unwrap_or_default()
     }
 }
 
@@ -347,6 +395,73 @@ struct RawAppConfig {
     #[serde(default)]
     vars: BTreeMap<String, toml::Value>,
     fallback: Option<toml::Value>,
+    allowed_outbound_hosts: Option<Vec<String>>,
+    max_outbound_requests: Option<u32>,
+    max_outbound_response_bytes: Option<u64>,
+}
+
+/// What an app's plugin may reach over HTTP (`wasi:http/outgoing-handler`), from `<app>.toml`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OutboundPolicy {
+    /// Where requests may go; empty: nowhere (a plugin importing `wasi:http` is refused at load).
+    pub allowed: Vec<AllowedHost>,
+    /// Requests one webhook may make.
+    pub max_requests: u32,
+    /// Response body bytes one webhook may receive, over all its requests.
+    pub max_response_bytes: u64,
+}
+
+impl Default for OutboundPolicy {
+    fn default() -> Self {
+        OutboundPolicy {
+            allowed: Vec::new(),
+            max_requests: DEFAULT_OUTBOUND_REQUESTS,
+            max_response_bytes: DEFAULT_OUTBOUND_RESPONSE_BYTES,
+        }
+    }
+}
+
+impl OutboundPolicy {
+    /// Whether this app may make HTTP requests at all.
+    pub fn enabled(&self) -> bool {
+        !self.allowed.is_empty()
+    }
+
+    /// The entry allowing a request to `target`, if one does.
+    pub fn allowing(&self, target: &outbound::Target) -> Option<&AllowedHost> {
+        self.allowed.iter().find(|a| a.allows(target))
+    }
+
+    fn parse(file: &Path, raw: &RawAppConfig, ceilings: &Ceilings) -> Result<Self, ConfigError> {
+        let key = "allowed_outbound_hosts";
+        let allowed = outbound::parse_list(key, raw.allowed_outbound_hosts.as_deref().unwrap_or_default())
+            .map_err(|m| ConfigError::new(file, m))?;
+        if let Some(cap) = &ceilings.allowed_outbound_hosts {
+            let cap = outbound::parse_list("limits.allowed_outbound_hosts", cap)
+                .map_err(|m| ConfigError::new(file, format!("the tenant's {m}")))?;
+            if let Some((i, entry)) = allowed.iter().enumerate().find(|(_, a)| !cap.iter().any(|c| a.within(c))) {
+                return Err(ConfigError::new(
+                    file,
+                    format!(
+                        "`{key}[{i}]` (`{entry}`) is not within the tenant's `limits.allowed_outbound_hosts` ({})",
+                        cap.iter().map(|c| format!("`{c}`")).collect::<Vec<_>>().join(", ")
+                    ),
+                ));
+            }
+        }
+        let mut policy = OutboundPolicy { allowed, ..OutboundPolicy::default() };
+        if let Some(n) = raw.max_outbound_requests {
+            check_range(file, "max_outbound_requests", n.into(), 0, ceilings.max_outbound_requests.into())?;
+            policy.max_requests = n;
+        }
+        if let Some(n) = raw.max_outbound_response_bytes {
+            check_range(file, "max_outbound_response_bytes", n, 0, ceilings.max_outbound_response_bytes)?;
+            policy.max_response_bytes = n;
+        }
+        policy.max_requests = policy.max_requests.min(ceilings.max_outbound_requests);
+        policy.max_response_bytes = policy.max_response_bytes.min(ceilings.max_outbound_response_bytes);
+        Ok(policy)
+    }
 }
 
 /// `<tenant>/<app>.toml`, resolved against the tenant's ceilings.
@@ -360,6 +475,8 @@ pub struct AppConfig {
     pub fallback_ncco: String,
     /// Webhooks of this app in flight at once (waiting or running); more are answered as overloaded.
     pub max_concurrent: Option<usize>,
+    /// What its plugin may reach over HTTP.
+    pub outbound: std::sync::Arc<OutboundPolicy>,
 }
 
 /// The default fallback NCCO: a short spoken apology.
@@ -374,6 +491,7 @@ impl Default for AppConfig {
             vars: Default::default(),
             fallback_ncco: default_fallback_ncco(),
             max_concurrent: None,
+            outbound: std::sync::Arc::default(),
         }
     }
 }
@@ -384,6 +502,7 @@ impl AppConfig {
     /// `fallback` is an NCCO: either a TOML array of tables, or a string holding the NCCO's JSON.
     pub fn parse(file: &Path, text: &str, ceilings: &Ceilings) -> Result<Self, ConfigError> {
         let raw: RawAppConfig = parse_toml(file, text)?;
+        let outbound = std::sync::Arc::new(OutboundPolicy::parse(file, &raw, ceilings)?);
         let mut limits = Limits::default();
         if let Some(ms) = raw.timeout_ms {
             check_range(file, "timeout_ms", ms, 1, ceilings.timeout_ms)?;
@@ -442,7 +561,13 @@ impl AppConfig {
         if let Some(n) = raw.max_concurrent {
             check_range(file, "max_concurrent", n as u64, 1, 100_000)?;
         }
-        Ok(AppConfig { limits, vars: std::sync::Arc::new(vars), fallback_ncco, max_concurrent: raw.max_concurrent })
+        Ok(AppConfig {
+            limits,
+            vars: std::sync::Arc::new(vars),
+            fallback_ncco,
+            max_concurrent: raw.max_concurrent,
+            outbound,
+        })
     }
 }
 

@@ -77,6 +77,9 @@ pub struct ServeFile {
     pub inspect_redact_custom_data: Option<bool>,
     /// `text` (the default) or `json` (one object a line).
     pub log_format: Option<LogFormat>,
+    /// Let plugins' HTTP requests reach private, loopback and link-local addresses (default false:
+    /// refused on the address dialled, whatever an app's allow-list says).
+    pub allow_private_networks: Option<bool>,
 }
 
 /// How log lines are written.
@@ -221,6 +224,8 @@ pub struct ServeConfig {
     pub inspect_redaction: crate::inspect::Redaction,
     /// How log lines are written.
     pub log_format: LogFormat,
+    /// Whether plugins' HTTP requests may reach private, loopback and link-local addresses.
+    pub allow_private_networks: bool,
 }
 
 /// What a tenant may use of the host's shared capacity, resolved from its `tenant.toml` and the
@@ -285,6 +290,7 @@ impl ServeConfig {
             inspect_bytes: crate::inspect::DEFAULT_RECORD_MIB << 20,
             inspect_redaction: crate::inspect::Redaction::default(),
             log_format: LogFormat::Text,
+            allow_private_networks: false,
         }
     }
 }

@@ -426,7 +426,7 @@ impl Deployments {
         activate: bool,
         deployed_by: &str,
     ) -> Result<Outcome, DeployError> {
-        self.require_tenant(tenant).await?;
+        let ceilings = self.require_tenant(tenant).await?.ceilings();
         if wasm.len() as u64 > MAX_PLUGIN_BYTES {
             return Err(DeployError::Invalid(format!(
                 "{} bytes is over the {MAX_PLUGIN_BYTES}-byte limit",
@@ -449,6 +449,15 @@ impl Deployments {
                     LoadError::Refused(m) => DeployError::Invalid(format!("the component was not stored: {m}")),
                     LoadError::Deferred(m) => DeployError::RateLimited(m),
                 })?;
+            if checked.imports_http {
+                let text = before.config.as_deref().unwrap_or("");
+                let config = AppConfig::parse(std::path::Path::new(&format!("{app}.toml")), text, &ceilings);
+                if !config.is_ok_and(|c| c.outbound.enabled()) {
+                    return Err(DeployError::Invalid(
+                        "the component was not stored: it imports wasi:http (outgoing HTTP requests), which this app does not allow; set `allowed_outbound_hosts` in the app's configuration first (PUT .../config)".into(),
+                    ));
+                }
+            }
             _checked = Some(checked);
         }
         // Stored every time (it is idempotent): a version deleted meanwhile by another host takes

@@ -172,6 +172,31 @@ fn mask(number: &str) -> String {
     number.chars().enumerate().map(|(i, c)| if i + 3 < n && c.is_ascii_alphanumeric() { '•' } else { c }).collect()
 }
 
+/// Free text (log lines, host calls: a CRM URL ending in the caller's number) with every run of 7
+/// or more digits masked like a number.
+fn mask_runs(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut run = String::new();
+    let flush = |run: &mut String, out: &mut String| {
+        if run.len() >= 7 {
+            out.push_str(&mask(run));
+        } else {
+            out.push_str(run);
+        }
+        run.clear();
+    };
+    for c in text.chars() {
+        if c.is_ascii_digit() {
+            run.push(c);
+        } else {
+            flush(&mut run, &mut out);
+            out.push(c);
+        }
+    }
+    flush(&mut run, &mut out);
+    out
+}
+
 impl Redaction {
     fn apply(self, value: &mut Value) {
         match value {
@@ -309,11 +334,15 @@ impl Draft {
             ncco,
             heard,
             fallback: self.fallback,
-            logs: self.logs.lines().map(str::to_owned).collect(),
+            logs: self.logs.lines().map(|l| if redaction.numbers { mask_runs(l) } else { l.to_owned() }).collect(),
             log_dropped_bytes: self.log_dropped_bytes,
             timings_us: self.timings_us,
             peak_memory_bytes: self.peak_memory_bytes,
-            host_calls: self.host_calls,
+            host_calls: if redaction.numbers {
+                self.host_calls.iter().map(|l| mask_runs(l)).collect()
+            } else {
+                self.host_calls
+            },
             warnings: self.warnings,
         }
     }
@@ -637,6 +666,10 @@ mod tests {
     #[test]
     fn numbers_keep_their_last_three_digits_and_custom_data_goes() {
         let mut v = serde_json::json!({"from": "447700900123", "to": {"type": "phone", "number": "447700900456"}, "custom_data": {"a": 1}});
+        assert_eq!(
+            mask_runs("http GET https://crm.example.com/callers/447700900123 -> 200, 45 bytes (12.5 ms)"),
+            "http GET https://crm.example.com/callers/•••••••••123 -> 200, 45 bytes (12.5 ms)"
+        );
         Redaction { numbers: true, custom_data: true }.apply(&mut v);
         assert_eq!(v["from"], "•••••••••123");
         assert_eq!(v["to"]["number"], "•••••••••456");

@@ -314,8 +314,15 @@ async fn scan_app(
     let mut rejected = None;
     let mut stamp = FileStamp::of(wasm_path);
     // An untouched file is neither read nor hashed again: a rescan costs a stat per plugin.
-    let unchanged =
-        stamp.is_some() && prev.is_some_and(|p| p.stamp == stamp && (p.version.is_some() || p.rejected.is_some()));
+    // A refusal is looked at again when the configuration changed (it may now allow what the
+    // plugin imports).
+    let config_changed = prev.is_some_and(|p| p.config != config);
+    let unchanged = stamp.is_some()
+        && prev.is_some_and(|p| {
+            p.stamp == stamp
+                && (p.version.is_some() || p.rejected.is_some())
+                && !(config_changed && p.rejected.is_some())
+        });
     // Another app's file with this stamp (a hard link) was read already: if its version is loaded,
     // this app shares it without reading a byte. Only for a regular file: a symlink always goes
     // through the read, which confines it to its tenant's folder.
@@ -327,8 +334,16 @@ async fn scan_app(
             rejected = Some((hash, e));
         }
     } else if let Some(v) = shared {
-        tracing::debug!(tenant, app = name, version = %v.hash, "plugin shares a loaded version");
-        version = Some(v);
+        match permitted(&v, &config, wasm_path, &toml_path) {
+            Ok(()) => {
+                tracing::debug!(tenant, app = name, version = %v.hash, "plugin shares a loaded version");
+                version = Some(v);
+            }
+            Err(e) => {
+                errors.push(e.clone());
+                rejected = Some((v.hash.clone(), e));
+            }
+        }
     } else if !writes.ready(wasm_path) {
         // Still being written (or just written, by no one the watcher saw finish): read later.
         tracing::debug!(tenant, app = name, "{} is not settled yet", wasm_path.display());
@@ -342,7 +357,8 @@ async fn scan_app(
                 if let (Some(s), Ok(mut d)) = (read_stamp, digests.lock()) {
                     d.insert(s, hash.clone());
                 }
-                let rejected_before = prev.and_then(|p| p.rejected.as_ref()).filter(|(h, _)| *h == hash);
+                let rejected_before =
+                    prev.and_then(|p| p.rejected.as_ref()).filter(|(h, _)| *h == hash && !config_changed);
                 // A version swapped back in may still be loaded, retired, for its pinned calls.
                 let loaded = prev.and_then(|p| p.version_by_hash(&hash));
                 if let Some((_, e)) = rejected_before {
@@ -350,9 +366,19 @@ async fn scan_app(
                     errors.push(e.clone());
                     rejected = Some((hash, e.clone()));
                 } else if let Some(v) = loaded {
-                    version = Some(v);
+                    match permitted(&v, &config, wasm_path, &toml_path) {
+                        Ok(()) => version = Some(v),
+                        Err(e) => {
+                            errors.push(e.clone());
+                            rejected = Some((hash, e));
+                        }
+                    }
                 } else {
-                    match runtime.load(tenant, wasm, hash.clone()).await {
+                    let loading = runtime.load(tenant, wasm, hash.clone()).await;
+                    let loading = loading.and_then(|v| {
+                        permitted(&v, &config, wasm_path, &toml_path).map(|()| v).map_err(LoadError::Refused)
+                    });
+                    match loading {
                         Ok(v) => {
                             tracing::info!(
                                 tenant,
@@ -382,6 +408,14 @@ async fn scan_app(
             }
         }
     }
+    // A live version whose app no longer allows the HTTP it imports keeps serving; its requests are
+    // refused (the policy is read on every request).
+    if let Some(v) = &version
+        && rejected.is_none()
+        && let Err(e) = permitted(v, &config, wasm_path, &toml_path)
+    {
+        errors.push(format!("{e}; its requests are refused until then"));
+    }
     // A replaced version stays loaded, retired, while calls may be pinned to it.
     let mut retired = prev.map(|p| p.retired.clone()).unwrap_or_default();
     if let (Some(old), Some(new)) = (prev.and_then(|p| p.version.as_ref()), version.as_ref())
@@ -399,6 +433,18 @@ async fn scan_app(
     }
     let inflight = prev.map_or_else(Default::default, |p| Arc::clone(&p.inflight));
     App { name: name.to_owned(), config, version, last_error, rejected, retired, stamp, removed: false, inflight }
+}
+
+/// A version importing `wasi:http` serves only an app whose `allowed_outbound_hosts` names a host.
+fn permitted(version: &Version, config: &AppConfig, wasm_path: &Path, toml_path: &Path) -> Result<(), String> {
+    if version.imports_http && !config.outbound.enabled() {
+        return Err(format!(
+            "{}: the plugin imports wasi:http (outgoing HTTP requests), which this app does not allow; list the hosts it may reach in `allowed_outbound_hosts` in {}",
+            wasm_path.display(),
+            toml_path.display()
+        ));
+    }
+    Ok(())
 }
 
 /// An app whose file is gone: its live version joins the retired ones (kept while pinned calls may

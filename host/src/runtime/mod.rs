@@ -7,6 +7,7 @@ pub mod bindings;
 mod cache;
 mod lanes;
 mod limiter;
+pub mod outbound;
 mod output;
 mod scheduler;
 mod store;
@@ -44,7 +45,10 @@ pub const LOAD_SLOTS: usize = 8;
 /// Largest data one call may pass into host imports.
 pub const HOSTCALL_FUEL: usize = 2 << 20;
 /// Interfaces a plugin may import; anything else is refused at load time.
-pub const ALLOWED_IMPORTS: &[&str] = &["wasi:io/", "wasi:cli/", "wasi:clocks/", "wasi:random/", "vonage:ncco/"];
+pub const ALLOWED_IMPORTS: &[&str] =
+    &["wasi:io/", "wasi:cli/", "wasi:clocks/", "wasi:random/", "wasi:http/", "vonage:ncco/"];
+/// The imports that make HTTP requests: only for apps whose `allowed_outbound_hosts` names a host.
+pub const HTTP_IMPORTS: &str = "wasi:http/";
 
 /// Why a plugin call produced no usable answer.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -117,6 +121,8 @@ pub struct Version {
     pub compile_time: Duration,
     /// True when the compiled artifact came from the on-disk cache.
     pub from_cache: bool,
+    /// True when it imports `wasi:http` (it may run only for apps that allow outbound hosts).
+    pub imports_http: bool,
     pre: PluginPre<HostState>,
 }
 
@@ -140,6 +146,7 @@ pub struct Runtime {
     loaded: Mutex<HashMap<String, std::sync::Weak<Version>>>,
     /// Each tenant's fresh compiles in the last minute.
     compiles: Mutex<HashMap<String, std::collections::VecDeque<Instant>>>,
+    outbound: Arc<outbound::Outbound>,
 }
 
 impl std::fmt::Debug for Runtime {
@@ -181,6 +188,8 @@ pub struct RuntimeConfig {
     pub data_dir: std::path::PathBuf,
     /// Most bytes of cached artifacts.
     pub artifact_cache_bytes: u64,
+    /// Plugins' HTTP requests may reach private, loopback and link-local addresses.
+    pub allow_private_networks: bool,
 }
 
 impl Runtime {
@@ -227,7 +236,13 @@ impl Runtime {
             cache,
             loaded: Mutex::default(),
             compiles: Mutex::default(),
+            outbound: Arc::new(outbound::Outbound::new(rc.allow_private_networks)?),
         })
+    }
+
+    /// The clients plugins' HTTP requests go out through.
+    pub fn outbound(&self) -> &Arc<outbound::Outbound> {
+        &self.outbound
     }
 
     /// Memory charged to running instances right now.
@@ -295,10 +310,11 @@ impl Runtime {
             .await
             .map_err(|e| format!("compiler task failed: {e}"))??;
         let compile_time = started.elapsed();
-        self.check_imports(&component)?;
+        let imports_http = self.check_imports(&component)?;
         let instance_pre = self.linker.instantiate_pre(&component).map_err(|e| format!("cannot link: {e:#}"))?;
         let pre = PluginPre::new(instance_pre).map_err(|e| format!("not an ncco plugin: {e:#}"))?;
-        let version = Arc::new(Version { hash, loaded_at: SystemTime::now(), compile_time, from_cache, pre });
+        let version =
+            Arc::new(Version { hash, loaded_at: SystemTime::now(), compile_time, from_cache, imports_http, pre });
         self.smoke(&version).await?;
         if let Ok(mut loaded) = self.loaded.lock() {
             loaded.retain(|_, v| v.strong_count() > 0);
@@ -344,18 +360,18 @@ impl Runtime {
         Ok((component, false))
     }
 
-    fn check_imports(&self, component: &Component) -> Result<(), String> {
+    /// Refuses imports outside [`ALLOWED_IMPORTS`]; says whether `wasi:http` is imported.
+    fn check_imports(&self, component: &Component) -> Result<bool, String> {
         let ty = component.component_type();
-        let refused: Vec<String> = ty
-            .imports(&self.engine)
-            .map(|(name, _)| name.to_owned())
-            .filter(|name| !ALLOWED_IMPORTS.iter().any(|p| name.starts_with(p)))
-            .collect();
+        let names: Vec<String> = ty.imports(&self.engine).map(|(name, _)| name.to_owned()).collect();
+        let refused: Vec<&String> =
+            names.iter().filter(|name| !ALLOWED_IMPORTS.iter().any(|p| name.starts_with(p))).collect();
         if refused.is_empty() {
-            return Ok(());
+            return Ok(names.iter().any(|n| n.starts_with(HTTP_IMPORTS)));
         }
+        let refused: Vec<&str> = refused.iter().map(|s| s.as_str()).collect();
         Err(format!(
-            "the plugin imports {}, which plugins may not use (allowed: {}; no filesystem, sockets or HTTP)",
+            "the plugin imports {}, which plugins may not use (allowed: {}; no filesystem or sockets)",
             refused.join(", "),
             ALLOWED_IMPORTS.iter().map(|p| format!("{p}*")).collect::<Vec<_>>().join(", ")
         ))
@@ -372,7 +388,8 @@ impl Runtime {
 
     fn store(&self, env: PluginEnv, limits: &Limits, tenant: MemoryBudget, deadline: Instant) -> Store<HostState> {
         let limiter = Limiter::new(tenant, self.budget.clone(), limits.memory_bytes);
-        let mut store = Store::new(&self.engine, HostState::new(env, limiter, deadline));
+        let http_ends_by = deadline.checked_sub(outbound::reserve(limits.timeout)).unwrap_or(deadline);
+        let mut store = Store::new(&self.engine, HostState::new(env, limiter, deadline, http_ends_by));
         store.limiter(|s| &mut s.limiter);
         store.set_hostcall_fuel(HOSTCALL_FUEL);
         store.set_epoch_deadline(1);

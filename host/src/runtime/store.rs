@@ -11,8 +11,11 @@ use wasmtime_wasi::cli::{WasiCli, WasiCliView};
 use wasmtime_wasi::random::{WasiRandom, WasiRandomView};
 use wasmtime_wasi::{WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
 
+use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpCtxView, WasiHttpView};
+
 use super::bindings::{self, Level};
 use super::limiter::Limiter;
+use super::outbound::Hooks;
 use super::output::CallLog;
 use crate::state::{MemoryStore, Namespace, StateStore};
 
@@ -36,6 +39,8 @@ pub struct PluginEnv {
     pub log: CallLog,
     /// Where its host calls are noted, for the inspector and the metrics.
     pub trace: Option<HostTrace>,
+    /// What it may reach over HTTP (`None`: nothing).
+    pub http: Option<super::outbound::HttpEnv>,
 }
 
 /// Host calls noted per webhook at most (the rest are counted, not listed).
@@ -68,10 +73,20 @@ impl HostTrace {
             Scope::Call => "call",
             Scope::App => "app",
         };
+        let key: String = key.chars().take(80).collect();
+        self.push(format!("state.{op} {scope} {key:?} -> {result} ({:.3} ms)", took.as_secs_f64() * 1e3));
+    }
+
+    /// Notes one outbound HTTP request (`line`) and times it for `tenant`'s `app`.
+    pub fn outbound(&self, tenant: &str, app: &str, outcome: &str, took: Duration, line: String) {
+        self.metrics.outbound(tenant, app, outcome, took);
+        self.push(line);
+    }
+
+    fn push(&self, line: String) {
         if let Ok(mut calls) = self.calls.lock() {
             if calls.0.len() < MAX_TRACED {
-                let key: String = key.chars().take(80).collect();
-                calls.0.push(format!("state.{op} {scope} {key:?} -> {result} ({:.3} ms)", took.as_secs_f64() * 1e3));
+                calls.0.push(line);
             } else {
                 calls.1 += 1;
             }
@@ -109,6 +124,7 @@ impl PluginEnv {
             call_ns: None,
             log: CallLog::new(0),
             trace: None,
+            http: None,
         }
     }
 }
@@ -124,6 +140,8 @@ pub struct HostState {
     /// Its place in the long-call lanes.
     pub lane: super::lanes::LaneSlot,
     env: PluginEnv,
+    http: WasiHttpCtx,
+    hooks: Hooks,
 }
 
 impl std::fmt::Debug for HostState {
@@ -133,9 +151,10 @@ impl std::fmt::Debug for HostState {
 }
 
 impl HostState {
-    /// A fresh state: no environment variables, no preopened directories, no network; stdout and
-    /// stderr go to the call's log.
-    pub fn new(env: PluginEnv, limiter: Limiter, deadline: Instant) -> Self {
+    /// A fresh state: no environment variables, no preopened directories, no sockets; HTTP only as
+    /// its app's policy allows, with every request done by `http_ends_by`; stdout and stderr go to
+    /// the call's log.
+    pub fn new(env: PluginEnv, limiter: Limiter, deadline: Instant, http_ends_by: Instant) -> Self {
         let wasi = WasiCtxBuilder::new()
             .stdout(env.log.clone())
             .stderr(env.log.clone())
@@ -146,7 +165,17 @@ impl HostState {
             .build();
         let mut table = ResourceTable::new();
         table.set_max_capacity(1000);
-        HostState { wasi, table, limiter, deadline, lane: super::lanes::LaneSlot::new(), env }
+        let hooks = Hooks::new(env.http.clone(), env.trace.clone(), http_ends_by);
+        HostState {
+            wasi,
+            table,
+            limiter,
+            deadline,
+            lane: super::lanes::LaneSlot::new(),
+            env,
+            http: WasiHttpCtx::new(),
+            hooks,
+        }
     }
 
     fn write_log(&self, level: Level, message: &str) {
@@ -169,6 +198,12 @@ impl HostState {
 impl WasiView for HostState {
     fn ctx(&mut self) -> WasiCtxView<'_> {
         WasiCtxView { ctx: &mut self.wasi, table: &mut self.table }
+    }
+}
+
+impl WasiHttpView for HostState {
+    fn http(&mut self) -> WasiHttpCtxView<'_> {
+        WasiHttpCtxView { ctx: &mut self.http, table: &mut self.table, hooks: &mut self.hooks }
     }
 }
 
@@ -402,8 +437,10 @@ impl bindings::vonage::ncco::state::Host for HostState {
 }
 
 /// The linker: the plugin world plus the WASI interfaces a Rust `wasm32-wasip2` guest needs (I/O
-/// streams, clocks, random, stdio, an empty environment, exit). No filesystem, no sockets: a plugin
-/// importing those is refused when it is loaded.
+/// streams, clocks, random, stdio, an empty environment, exit), and `wasi:http` (outgoing-handler
+/// and types), whose every request the app's policy decides. No filesystem, no sockets: a plugin
+/// importing those is refused when it is loaded (and one importing `wasi:http` when its app allows
+/// no host).
 pub fn linker(engine: &Engine) -> Result<Linker<HostState>> {
     use wasmtime_wasi::p2::bindings::{cli, random};
 
@@ -418,6 +455,7 @@ pub fn linker(engine: &Engine) -> Result<Linker<HostState>> {
     cli::terminal_stderr::add_to_linker::<HostState, WasiCli>(&mut l, HostState::cli)?;
     random::insecure::add_to_linker::<HostState, WasiRandom>(&mut l, |t| t.random())?;
     random::insecure_seed::add_to_linker::<HostState, WasiRandom>(&mut l, |t| t.random())?;
+    wasmtime_wasi_http::p2::add_only_http_to_linker_async(&mut l)?;
     bindings::Plugin::add_to_linker::<HostState, HasSelf<HostState>>(&mut l, |s| s)?;
     Ok(l)
 }

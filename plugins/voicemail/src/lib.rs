@@ -15,6 +15,12 @@
 //!    42 seconds long. …" (the `latest` newest, newest first), then "Goodbye.". Recordings are never
 //!    played: a caller ID can be spoofed, so only numbers and lengths are read out.
 //!
+//! 4. When `notify_url` is set, each new message is also posted there as JSON (`event`
+//!    `"voicemail.message"`, `tenant`, `app` and the message's fields: `caller`, `recording_url`,
+//!    `recording_uuid`, `duration_seconds`, `received_at`, `size`, `conversation_uuid`). The app's
+//!    `allowed_outbound_hosts` must name its host. A backend that refuses it or does not answer in
+//!    time is logged as a warning; the message is stored either way.
+//!
 //! Every other event (started, ringing, answered, completed, …) is answered with nothing (204).
 //!
 //! # Variables (`[vars]`)
@@ -31,12 +37,14 @@
 //! | `retention_days` | 30 | days a message is kept (1 to 3650) |
 //! | `max_messages` | 100 | most messages kept, the newest (1 to 500) |
 //! | `latest` | 3 | latest messages read out to the owner (0 to 10) |
+//! | `notify_url` | none | an `http(s)` URL each new message is posted to, as JSON |
 //!
 //! # State
 //!
 //! Call state `caller` (who is leaving the message); app state `messages` (the list, as JSON).
 
 mod mailbox;
+mod notify;
 mod settings;
 
 use ncco_sdk::guest::host::{OrWarn, call};
@@ -99,6 +107,9 @@ impl Plugin for Voicemail {
             // A message that cannot be stored is an error the host logs, not a silent loss.
             let count = mailbox::store(&settings, &message)?;
             ncco_sdk::info!("voicemail from {who}: {seconds} s at {url} ({count} in the mailbox)");
+            if let Some(notify_url) = &settings.notify_url {
+                notify::post(ctx, notify_url, &message);
+            }
         }
         Ok(None)
     }

@@ -43,6 +43,8 @@ pub struct Settings {
     pub max_messages: usize,
     /// Latest messages read out to the owner.
     pub latest: usize,
+    /// Where each new message is posted, as JSON.
+    pub notify_url: Option<String>,
 }
 
 impl Settings {
@@ -78,6 +80,13 @@ impl Settings {
             retention_days: vars::number("retention_days", DEFAULT_RETENTION_DAYS, 1..=3650),
             max_messages: vars::number("max_messages", DEFAULT_MAX_MESSAGES, 1..=500),
             latest: vars::number("latest", DEFAULT_LATEST, 0..=10),
+            notify_url: vars::optional_text("notify_url", None).filter(|u| {
+                let ok = u.starts_with("https://") || u.starts_with("http://");
+                if !ok {
+                    ncco_sdk::warn!("notify_url: {u:?} is not an http(s) URL; no message is posted");
+                }
+                ok
+            }),
         }
     }
 }
