@@ -2,18 +2,18 @@
 //! says what each got, one word each: `200:12` (status and body bytes), or `denied`, `prohibited`,
 //! `limit`, `timeout`, `too-large`, `bad-header`, `bad-url`, `failed`. `header` (`name: value`) is
 //! added to every request; `method` (default GET) is the method. With no `urls` it makes no request
-//! (the benchmark's "wasi:http linked but unused").
+//! and answers exactly what `hello` answers (the benchmark's "wasi:http linked but unused").
 
 use ncco_sdk::guest::host::config;
 use ncco_sdk::guest::http::{HttpError, Request};
 use ncco_sdk::guest::{Context, Plugin, PluginError};
-use ncco_sdk::ncco::Ncco;
+use ncco_sdk::ncco::{Dtmf, Input, Ncco, Talk};
 use ncco_sdk::webhook::AnswerRequest;
 
 struct Fetcher;
 
 impl Plugin for Fetcher {
-    fn answer(_ctx: &Context, request: AnswerRequest) -> Result<Ncco, PluginError> {
+    fn answer(ctx: &Context, request: AnswerRequest) -> Result<Ncco, PluginError> {
         let urls = config("urls").unwrap_or_default();
         let method = config("method").unwrap_or_else(|| "GET".to_owned());
         let header = config("header");
@@ -29,7 +29,11 @@ impl Plugin for Fetcher {
             });
         }
         if said.is_empty() {
-            return Ok(Ncco::new().talk(format!("Hello {}.", request.caller().unwrap_or("caller"))));
+            // Exactly `hello`'s answer (its default greeting), so the benchmark compares like with like.
+            return Ok(Ncco::new()
+                .talk(format!("Hello {}.", request.caller().unwrap_or("caller")))
+                .then(Talk::new("Press any key.").barge_in(true))
+                .then(Input::dtmf(Dtmf::new().max_digits(1).time_out(5)).event_url(ctx.callback_url("menu"))));
         }
         Ok(Ncco::new().talk(said.join(" ")))
     }
