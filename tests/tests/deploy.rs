@@ -262,6 +262,10 @@ fn refused_requests_change_nothing_on_either_host() {
     assert_eq!(status(upload(&a, "acme", "app", ACME, truncated, true)), (422, json!("unprocessable")));
     assert_eq!(status(upload(&a, "acme", "app", ACME, b"\0asm not really", true)), (422, json!("unprocessable")));
     assert_eq!(status(upload(&a, "acme", "app", ACME, &bytes("hostile-fs"), true)), (422, json!("unprocessable")));
+    // A plugin importing wasi:http, while the app's config allows no outbound host.
+    let r = upload(&a, "acme", "app", ACME, &bytes("fetcher"), true);
+    assert_eq!(r.status, 422, "{}", r.body);
+    assert!(r.body.contains("wasi:http") && r.body.contains("allowed_outbound_hosts"), "{}", r.body);
     let wrong_type = send(
         "PUT",
         &a.url("/v1/tenants/acme/apps/app/versions"),
@@ -321,6 +325,11 @@ fn refused_requests_change_nothing_on_either_host() {
         assert!(Instant::now() < until);
         std::thread::sleep(Duration::from_millis(50));
     }
+    // Once the config allows an outbound host, the same plugin is stored.
+    let allow = json!({"timeout_ms": 800, "allowed_outbound_hosts": ["https://crm.example.com"]});
+    assert_eq!(call("PUT", &a, "/v1/tenants/acme/apps/app/config", ACME, &allow).status, 200);
+    let r = upload(&a, "acme", "app", ACME, &bytes("fetcher"), false);
+    assert_eq!(r.status, 201, "{}", r.body);
 }
 
 /// Announces a 33 MiB upload and reads the answer without sending the body (the host must refuse it

@@ -407,3 +407,49 @@ mod tests {
         assert!(within("https://evil.com", "*://*:*"));
     }
 }
+
+#[cfg(test)]
+mod app_config_tests {
+    use std::path::Path;
+
+    use crate::config::{AppConfig, Ceilings, TenantConfig};
+
+    fn tenant(text: &str) -> Ceilings {
+        TenantConfig::parse(Path::new("acme/tenant.toml"), text).expect("tenant.toml").ceilings()
+    }
+
+    #[test]
+    fn an_app_lists_only_what_its_tenant_allows() {
+        let capped =
+            tenant("[limits]\nallowed_outbound_hosts = [\"https://*.example.com\"]\nmax_outbound_requests = 4\n");
+        let file = Path::new("acme/crm.toml");
+        let ok =
+            AppConfig::parse(file, "allowed_outbound_hosts = [\"https://crm.example.com\"]\n", &capped).expect("ok");
+        assert!(ok.outbound.enabled());
+        assert_eq!(ok.outbound.max_requests, 4, "the default comes down to the tenant's ceiling");
+        let err = AppConfig::parse(
+            file,
+            "allowed_outbound_hosts = [\"https://crm.example.com\", \"https://evil.net\"]\n",
+            &capped,
+        )
+        .expect_err("outside the cap");
+        let text = err.to_string();
+        assert!(text.contains("acme/crm.toml") && text.contains("`allowed_outbound_hosts[1]`"), "{text}");
+        assert!(text.contains("`https://*.example.com`"), "{text}");
+        let err = AppConfig::parse(file, "max_outbound_requests = 5\n", &capped).expect_err("over the ceiling");
+        assert!(err.to_string().contains("`max_outbound_requests` must be between 0 and 4"), "{err}");
+        let err = AppConfig::parse(file, "allowed_outbound_hosts = [\"crm.example.com\"]\n", &Ceilings::default())
+            .expect_err("no scheme");
+        assert!(err.to_string().contains("`allowed_outbound_hosts[0]`"), "{err}");
+        let err = TenantConfig::parse(
+            Path::new("acme/tenant.toml"),
+            "[limits]\nallowed_outbound_hosts = [\"https://a.com/x\"]\n",
+        )
+        .expect_err("bad cap");
+        assert!(err.to_string().contains("`limits.allowed_outbound_hosts[0]`"), "{err}");
+        // No list: no network, and the caps at their defaults.
+        let none = AppConfig::parse(file, "timeout_ms = 100\n", &Ceilings::default()).expect("ok");
+        assert!(!none.outbound.enabled());
+        assert_eq!((none.outbound.max_requests, none.outbound.max_response_bytes), (8, 1 << 20));
+    }
+}
