@@ -185,13 +185,23 @@ fn a_crm_slower_than_the_deadline_still_gets_the_caller_greeted_in_time() {
     // The plugin would wait 10 s; the webhook's deadline is 1 s.
     let toml = crm_toml(&allowed, &slow.base_url, "crm_timeout_ms = 10000\n")
         .replace("timeout_ms = 2000", "timeout_ms = 1000");
-    let served = Served::start(true, &[("crm", "crm-lookup", &toml)]);
+    // This one would wait 300 ms, well inside its 2 s deadline.
+    let patient = crm_toml(&allowed, &slow.base_url, "crm_timeout_ms = 300\n");
+    let served = Served::start(true, &[("crm", "crm-lookup", &toml), ("patient", "crm-lookup", &patient)]);
     let ncco = served.answer("crm", "447700900001", "CON-slow");
     // The request was cut before the deadline, so the plugin itself answered (not the fallback).
     assert_eq!(ncco[0]["text"], "Hello, thank you for calling.", "{ncco}");
     assert_eq!(slow.requests().len(), 1);
     let calls = served.host_calls("CON-slow");
-    assert!(calls.iter().any(|c| c.contains("-> timed out after")), "{calls:?}");
+    // Cut at the deadline less the reserve (1000 - 100 ms, less the time before the request).
+    let cut = calls.iter().find_map(|c| c.split("-> timed out after ").nth(1)).unwrap_or_else(|| panic!("{calls:?}"));
+    let ms: u64 = cut.split(' ').next().unwrap().parse().unwrap();
+    assert!((100..=900).contains(&ms), "cut after {ms} ms: {calls:?}");
+    // The plugin's own, shorter timeout is kept.
+    let ncco = served.answer("patient", "447700900001", "CON-patient");
+    assert_eq!(ncco[0]["text"], "Hello, thank you for calling.", "{ncco}");
+    let calls = served.host_calls("CON-patient");
+    assert!(calls.iter().any(|c| c.contains("-> timed out after 300 ms")), "{calls:?}");
 }
 
 #[test]

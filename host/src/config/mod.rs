@@ -432,6 +432,26 @@ impl OutboundPolicy {
         self.allowed.iter().find(|a| a.allows(target))
     }
 
+    /// This policy within `ceilings`: entries outside the tenant's cap dropped, counts lowered. An
+    /// app keeps its last good configuration when its file no longer parses; a tenant that narrowed
+    /// its cap meanwhile still gets it applied.
+    pub fn clamped(&self, ceilings: &Ceilings) -> OutboundPolicy {
+        let cap = ceilings
+            .allowed_outbound_hosts
+            .as_deref()
+            .map(|c| outbound::parse_list("limits.allowed_outbound_hosts", c).unwrap_or_default());
+        OutboundPolicy {
+            allowed: self
+                .allowed
+                .iter()
+                .filter(|a| cap.as_ref().is_none_or(|cap| cap.iter().any(|c| a.within(c))))
+                .cloned()
+                .collect(),
+            max_requests: self.max_requests.min(ceilings.max_outbound_requests),
+            max_response_bytes: self.max_response_bytes.min(ceilings.max_outbound_response_bytes),
+        }
+    }
+
     fn parse(file: &Path, raw: &RawAppConfig, ceilings: &Ceilings) -> Result<Self, ConfigError> {
         let key = "allowed_outbound_hosts";
         let allowed = outbound::parse_list(key, raw.allowed_outbound_hosts.as_deref().unwrap_or_default())

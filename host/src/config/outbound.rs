@@ -447,6 +447,17 @@ mod app_config_tests {
         )
         .expect_err("bad cap");
         assert!(err.to_string().contains("`limits.allowed_outbound_hosts[0]`"), "{err}");
+        // A configuration kept from before a tenant narrowed its cap is narrowed with it.
+        let wide = AppConfig::parse(
+            file,
+            "allowed_outbound_hosts = [\"https://crm.example.com\", \"https://evil.net\"]\nmax_outbound_requests = 20\n",
+            &Ceilings::default(),
+        )
+        .expect("ok");
+        let narrowed = wide.outbound.clamped(&capped);
+        let kept: Vec<String> = narrowed.allowed.iter().map(ToString::to_string).collect();
+        assert_eq!(kept, ["https://crm.example.com"]);
+        assert_eq!(narrowed.max_requests, 4);
         // No list: no network, and the caps at their defaults.
         let none = AppConfig::parse(file, "timeout_ms = 100\n", &Ceilings::default()).expect("ok");
         assert!(!none.outbound.enabled());

@@ -290,11 +290,26 @@ async fn scan_app(
 ) -> App {
     let mut errors = Vec::new();
     let toml_path = wasm_path.with_extension("toml");
+    // The last good configuration, when the file cannot be used now: within the tenant's current
+    // outbound cap, which may have narrowed since.
+    let kept = || {
+        prev.map_or_else(
+            || Arc::new(AppConfig::default()),
+            |p| {
+                let outbound = p.config.outbound.clamped(ceilings);
+                if outbound == *p.config.outbound {
+                    Arc::clone(&p.config)
+                } else {
+                    Arc::new(AppConfig { outbound: Arc::new(outbound), ..(*p.config).clone() })
+                }
+            },
+        )
+    };
     let config = match read_settled(dir, &toml_path, writes).await {
         Err(ReadError::Missing) => Arc::new(AppConfig::default()),
         Err(ReadError::Refused(e)) => {
             errors.push(format!("{}: {e}", toml_path.display()));
-            prev.map_or_else(|| Arc::new(AppConfig::default()), |p| Arc::clone(&p.config))
+            kept()
         }
         Ok(text) => match AppConfig::parse(&toml_path, &text, ceilings) {
             Ok(c) => {
@@ -306,7 +321,7 @@ async fn scan_app(
             }
             Err(e) => {
                 errors.push(e.to_string());
-                prev.map_or_else(|| Arc::new(AppConfig::default()), |p| Arc::clone(&p.config))
+                kept()
             }
         },
     };

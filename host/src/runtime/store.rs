@@ -83,6 +83,11 @@ impl HostTrace {
         self.push(line);
     }
 
+    /// Notes `line` (a request of a plugin its app gives no outbound access, not timed).
+    pub fn note_line(&self, line: String) {
+        self.push(line);
+    }
+
     fn push(&self, line: String) {
         if let Ok(mut calls) = self.calls.lock() {
             if calls.0.len() < MAX_TRACED {

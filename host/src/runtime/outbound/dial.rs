@@ -5,16 +5,26 @@
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::pin::Pin;
+use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
 use hyper::Uri;
 use hyper_util::rt::TokioIo;
 use tokio::net::TcpStream;
+use tokio::sync::Semaphore;
 
 /// Longest a connection attempt to one address may take (a request's own deadline is usually
 /// shorter, and ends it first).
 pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+/// Longest the whole set-up of a connection may take: lookup, TCP to each address, TLS.
+pub const SETUP_TIMEOUT: Duration = Duration::from_secs(10);
+/// Address lookups running at once over all tenants: each holds a thread of the blocking pool
+/// until the system resolver answers, however long that takes.
+pub const MAX_LOOKUPS: usize = 64;
+/// Address lookups of one tenant running at once (a tenant whose DNS never answers holds at most
+/// these).
+pub const TENANT_LOOKUPS: usize = 8;
 
 /// Why no connection was made.
 #[derive(Debug, thiserror::Error)]
@@ -34,17 +44,51 @@ pub enum DialError {
     /// No address accepted the connection in time.
     #[error("connection to {0} timed out")]
     Timeout(SocketAddr),
+    /// Lookup, connection and TLS together took longer than [`SETUP_TIMEOUT`].
+    #[error("setting up the connection took longer than {} s", SETUP_TIMEOUT.as_secs())]
+    SetupTimeout,
     /// Connecting failed.
     #[error("cannot connect to {0}: {1}")]
     Io(SocketAddr, std::io::Error),
 }
 
-/// Connects plugins' requests (the inner connector of the TLS connector).
-#[derive(Debug, Clone, Copy)]
+/// Connects one tenant's requests (the inner connector of the TLS connector).
+#[derive(Debug, Clone)]
 pub struct Dialer {
     /// Private, loopback and link-local addresses may be dialled (the operator's
     /// `allow_private_networks`; `dev` sets it).
-    pub allow_private: bool,
+    allow_private: bool,
+    /// The host's lookups at once, and this tenant's.
+    lookups: Arc<Semaphore>,
+    tenant_lookups: Arc<Semaphore>,
+}
+
+impl Dialer {
+    /// A tenant's dialler, sharing the host's lookup limit `lookups`.
+    pub fn new(allow_private: bool, lookups: Arc<Semaphore>) -> Self {
+        Dialer { allow_private, lookups, tenant_lookups: Arc::new(Semaphore::new(TENANT_LOOKUPS)) }
+    }
+}
+
+/// `host`'s addresses, from the system resolver on a blocking thread that holds a lookup permit of
+/// the tenant and of the host until the resolver returns (not only while someone waits for it).
+async fn lookup(
+    host: &str,
+    port: u16,
+    tenant: &Arc<Semaphore>,
+    all: &Arc<Semaphore>,
+) -> Result<Vec<SocketAddr>, DialError> {
+    let closed = |_| DialError::Dns(host.to_owned(), "the resolver is shutting down".into());
+    let mine = Arc::clone(tenant).acquire_owned().await.map_err(closed)?;
+    let host_wide = Arc::clone(all).acquire_owned().await.map_err(closed)?;
+    let name = host.to_owned();
+    let found = tokio::task::spawn_blocking(move || {
+        let _held = (mine, host_wide);
+        std::net::ToSocketAddrs::to_socket_addrs(&(name.as_str(), port)).map(Iterator::collect::<Vec<_>>)
+    })
+    .await
+    .map_err(|e| DialError::Dns(host.to_owned(), e.to_string()))?;
+    found.map_err(|e| DialError::Dns(host.to_owned(), e.to_string()))
 }
 
 impl tower::Service<Uri> for Dialer {
@@ -58,6 +102,7 @@ impl tower::Service<Uri> for Dialer {
 
     fn call(&mut self, uri: Uri) -> Self::Future {
         let allow_private = self.allow_private;
+        let (tenant, all) = (Arc::clone(&self.tenant_lookups), Arc::clone(&self.lookups));
         Box::pin(async move {
             let host = uri.host().ok_or(DialError::NoHost)?;
             let host = host.trim_start_matches('[').trim_end_matches(']').to_owned();
@@ -65,10 +110,7 @@ impl tower::Service<Uri> for Dialer {
             let port = uri.port_u16().unwrap_or(if https { 443 } else { 80 });
             let addrs: Vec<SocketAddr> = match host.parse::<IpAddr>() {
                 Ok(ip) => vec![SocketAddr::new(ip, port)],
-                Err(_) => tokio::net::lookup_host((host.as_str(), port))
-                    .await
-                    .map_err(|e| DialError::Dns(host.clone(), e.to_string()))?
-                    .collect(),
+                Err(_) => lookup(&host, port, &tenant, &all).await?,
             };
             let reachable: Vec<SocketAddr> =
                 addrs.iter().copied().filter(|a| allow_private || !prohibited(a.ip())).collect();
@@ -129,8 +171,14 @@ fn prohibited_v6(ip: Ipv6Addr) -> bool {
     if s[..6] == [0, 0, 0, 0, 0, 0] && !ip.is_loopback() && !ip.is_unspecified() {
         return prohibited_v4(embedded);
     }
-    if s[..6] == [0x64, 0xff9b, 0, 0, 0, 0] {
+    // NAT64, well-known (64:ff9b::/96) and local-use (64:ff9b:1::/48), and IPv4-translated
+    // (::ffff:0:a.b.c.d) addresses carry the IPv4 address in their last 32 bits.
+    if s[..6] == [0x64, 0xff9b, 0, 0, 0, 0] || s[..3] == [0x64, 0xff9b, 1] || s[..6] == [0, 0, 0, 0, 0xffff, 0] {
         return prohibited_v4(embedded);
+    }
+    // 6to4 (2002::/16) carries it in bits 16 to 48.
+    if s[0] == 0x2002 {
+        return prohibited_v4(Ipv4Addr::new(o[2], o[3], o[4], o[5]));
     }
     ip.is_unspecified()
         || ip.is_loopback()
@@ -171,6 +219,10 @@ mod tests {
             "::ffff:169.254.169.254",
             "::127.0.0.1",
             "64:ff9b::7f00:1",
+            "64:ff9b:1::a00:1",
+            "::ffff:0:7f00:1",
+            "2002:c0a8:101::1",
+            "2002:7f00:1::",
             "ff02::1",
         ] {
             assert!(prohibited(ip.parse().expect(ip)), "{ip} should be prohibited");
@@ -179,14 +231,22 @@ mod tests {
 
     #[test]
     fn public_addresses_are_not() {
-        for ip in ["93.184.216.34", "8.8.8.8", "172.32.0.1", "100.128.0.1", "2606:4700::1111", "::ffff:8.8.8.8"] {
+        for ip in [
+            "93.184.216.34",
+            "8.8.8.8",
+            "172.32.0.1",
+            "100.128.0.1",
+            "2606:4700::1111",
+            "::ffff:8.8.8.8",
+            "2002:808:808::1",
+        ] {
             assert!(!prohibited(ip.parse().expect(ip)), "{ip} should be reachable");
         }
     }
 
     #[tokio::test]
     async fn localhost_is_refused_on_the_address_it_resolves_to() {
-        let mut dialer = Dialer { allow_private: false };
+        let mut dialer = Dialer::new(false, Arc::new(Semaphore::new(MAX_LOOKUPS)));
         let uri: Uri = "http://localhost:9/".parse().expect("uri");
         let err = tower::Service::call(&mut dialer, uri).await.expect_err("refused");
         assert!(matches!(err, DialError::Prohibited(ip) if ip.is_loopback()), "{err}");

@@ -12,6 +12,7 @@ mod body;
 mod dial;
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -34,14 +35,25 @@ pub const POOL_IDLE: Duration = Duration::from_secs(30);
 /// Idle connections kept per tenant and host.
 pub const POOL_IDLE_PER_HOST: usize = 8;
 
-type Pooled = Client<HttpsConnector<Dialer>, WasiBody>;
+type Pooled = Client<Bounded, WasiBody>;
+
+/// How long a tenant's client is kept after its last request.
+const CLIENT_IDLE: Duration = Duration::from_secs(600);
 
 /// The host's outbound side: one pooled client per tenant, all dialling through the same address
 /// rules.
 pub struct Outbound {
     allow_private: bool,
     tls: rustls::ClientConfig,
-    clients: Mutex<HashMap<String, Pooled>>,
+    /// Address lookups at once, over all tenants (each blocks a thread of the blocking pool).
+    lookups: Arc<tokio::sync::Semaphore>,
+    clients: Mutex<Clients>,
+}
+
+#[derive(Default)]
+struct Clients {
+    by_tenant: HashMap<String, (Pooled, Instant)>,
+    pruned: Option<Instant>,
 }
 
 impl std::fmt::Debug for Outbound {
@@ -59,7 +71,8 @@ impl Outbound {
             .with_safe_default_protocol_versions()?
             .with_root_certificates(roots)
             .with_no_client_auth();
-        Ok(Outbound { allow_private, tls, clients: Mutex::default() })
+        let lookups = Arc::new(tokio::sync::Semaphore::new(dial::MAX_LOOKUPS));
+        Ok(Outbound { allow_private, tls, lookups, clients: Mutex::default() })
     }
 
     /// Whether private, loopback and link-local addresses may be dialled.
@@ -67,24 +80,64 @@ impl Outbound {
         self.allow_private
     }
 
-    /// `tenant`'s client: its connections are never used for another tenant's requests.
+    /// `tenant`'s client: its connections are never used for another tenant's requests. Clients
+    /// unused for [`CLIENT_IDLE`] are dropped, with their pools.
     fn client(&self, tenant: &str) -> Pooled {
         let mut clients = self.clients.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-        if let Some(c) = clients.get(tenant) {
+        let now = Instant::now();
+        if clients.pruned.is_none_or(|t| now.duration_since(t) > Duration::from_secs(60)) {
+            clients.by_tenant.retain(|_, (_, used)| now.duration_since(*used) < CLIENT_IDLE);
+            clients.pruned = Some(now);
+        }
+        if let Some((c, used)) = clients.by_tenant.get_mut(tenant) {
+            *used = now;
             return c.clone();
         }
+        let dialer = Dialer::new(self.allow_private, Arc::clone(&self.lookups));
         let https = hyper_rustls::HttpsConnectorBuilder::new()
             .with_tls_config(self.tls.clone())
             .https_or_http()
             .enable_http1()
-            .wrap_connector(Dialer { allow_private: self.allow_private });
+            .wrap_connector(dialer);
         let client = Client::builder(TokioExecutor::new())
             .pool_timer(TokioTimer::new())
             .pool_idle_timeout(POOL_IDLE)
             .pool_max_idle_per_host(POOL_IDLE_PER_HOST)
-            .build(https);
-        clients.insert(tenant.to_owned(), client.clone());
+            .build(Bounded(https));
+        clients.by_tenant.insert(tenant.to_owned(), (client.clone(), now));
         client
+    }
+}
+
+/// The TLS connector with one limit on the whole connection set-up (lookup, TCP, TLS): hyper-util
+/// finishes a connection in the background when a pooled one served the request first, outside
+/// the request's own deadline.
+#[derive(Clone)]
+pub struct Bounded(HttpsConnector<Dialer>);
+
+impl std::fmt::Debug for Bounded {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Bounded")
+    }
+}
+
+impl tower::Service<hyper::Uri> for Bounded {
+    type Response = <HttpsConnector<Dialer> as tower::Service<hyper::Uri>>::Response;
+    type Error = Box<dyn std::error::Error + Send + Sync>;
+    type Future = std::pin::Pin<Box<dyn Future<Output = Result<Self::Response, Self::Error>> + Send>>;
+
+    fn poll_ready(&mut self, cx: &mut std::task::Context<'_>) -> std::task::Poll<Result<(), Self::Error>> {
+        self.0.poll_ready(cx)
+    }
+
+    fn call(&mut self, uri: hyper::Uri) -> Self::Future {
+        let connecting = self.0.call(uri);
+        Box::pin(async move {
+            match tokio::time::timeout(dial::SETUP_TIMEOUT, connecting).await {
+                Ok(done) => done,
+                Err(_) => Err(Box::new(DialError::SetupTimeout) as Self::Error),
+            }
+        })
     }
 }
 
@@ -115,6 +168,9 @@ pub struct Hooks {
     ends_by: Instant,
     made: u32,
     budget: Budget,
+    /// The notes of requests sent, so those still pending when the webhook ends are written before
+    /// its record is taken (a pending request's task is dropped later, on another thread).
+    sent: Vec<Arc<NoteLine>>,
 }
 
 impl std::fmt::Debug for Hooks {
@@ -128,19 +184,20 @@ impl Hooks {
     /// that may reach nothing.
     pub fn new(env: Option<HttpEnv>, trace: Option<HostTrace>, ends_by: Instant) -> Self {
         let cap = env.as_ref().map_or(0, |e| e.policy.max_response_bytes);
-        Hooks { env, trace, ends_by, made: 0, budget: Budget::new(cap) }
+        Hooks { env, trace, ends_by, made: 0, budget: Budget::new(cap), sent: Vec::new() }
     }
 
-    fn note(&self, method: &str, url: String) -> Note {
-        Note {
+    fn note(&mut self, method: &str, url: String) -> Note {
+        let line = Arc::new(NoteLine {
             trace: self.trace.clone(),
             labels: self.env.as_ref().map(|e| (Arc::clone(&e.tenant), Arc::clone(&e.app))),
             method: method.to_owned(),
             url,
             started: Instant::now(),
-            status: None,
-            written: false,
-        }
+            written: AtomicBool::new(false),
+        });
+        self.sent.push(Arc::clone(&line));
+        Note { line, status: None }
     }
 
     /// Decides a request: the error it gets when it may not go out.
@@ -158,6 +215,10 @@ impl Hooks {
             ));
         }
         let uri = request.uri();
+        // `user:password@host` would be sent as the Host header and noted on the call.
+        if uri.authority().is_some_and(|a| a.as_str().contains('@')) {
+            return Err((Error::HttpRequestUriInvalid, "error", "refused: the URL has a user or password".into()));
+        }
         let https = uri.scheme() == Some(&hyper::http::uri::Scheme::HTTPS);
         let target = uri.host().and_then(|h| Target::new(https, h, uri.port_u16()));
         let Some(target) = target else {
@@ -182,14 +243,12 @@ impl Hooks {
     }
 }
 
-/// The URL as noted on the call: scheme, host, port and path, never the query (it may carry keys).
+/// The URL as noted on the call: scheme, host, port and path, never the query (it may carry keys)
+/// or a user and password.
 fn url_without_query(uri: &hyper::Uri) -> String {
-    format!(
-        "{}://{}{}",
-        uri.scheme_str().unwrap_or("http"),
-        uri.authority().map_or("", hyper::http::uri::Authority::as_str),
-        uri.path()
-    )
+    let authority = uri.authority().map_or("", hyper::http::uri::Authority::as_str);
+    let authority = authority.rsplit_once('@').map_or(authority, |(_, host)| host);
+    format!("{}://{authority}{}", uri.scheme_str().unwrap_or("http"), uri.path())
 }
 
 /// Headers a plugin may not set: hop-by-hop ones and `host` (the host sets it from the URL).
@@ -222,12 +281,14 @@ impl wasmtime_wasi_http::WasiHttpHooks for Hooks {
         // The plugin's own timeouts, within what is left of the webhook.
         let left = ends_by - now;
         let options = options.unwrap_or_default();
-        let first_byte = options
-            .connect_timeout
-            .unwrap_or(left)
-            .saturating_add(options.first_byte_timeout.unwrap_or(left))
-            .min(left);
+        // The plugin's own wait for the response head (its connect and first-byte timeouts), else
+        // all that is left.
+        let first_byte = match (options.connect_timeout, options.first_byte_timeout) {
+            (None, None) => left,
+            (connect, first) => connect.unwrap_or(Duration::ZERO).saturating_add(first.unwrap_or(left)).min(left),
+        };
         let between = options.between_bytes_timeout.unwrap_or(left).min(left);
+        let bodiless = request.method() == hyper::Method::HEAD;
         let budget = self.budget.clone();
         let client = env.outbound.client(&env.tenant);
         Box::new(async move {
@@ -250,7 +311,8 @@ impl wasmtime_wasi_http::WasiHttpHooks for Hooks {
                 .get(hyper::header::CONTENT_LENGTH)
                 .and_then(|v| v.to_str().ok())
                 .and_then(|v| v.parse::<u64>().ok());
-            if length.is_some_and(|n| n > budget.left()) {
+            let no_body = bodiless || matches!(response.status().as_u16(), 204 | 304);
+            if !no_body && length.is_some_and(|n| n > budget.left()) {
                 let cap = budget.cap;
                 note.finish(
                     "too-large",
@@ -281,7 +343,7 @@ fn classify(e: &hyper_util::client::legacy::Error) -> (Error, &'static str) {
                     (Error::DnsError { rcode: Some("address lookup failed".into()), info_code: None }, "error")
                 }
                 DialError::NotFound(_) | DialError::NoHost => (Error::DestinationNotFound, "error"),
-                DialError::Timeout(_) => (Error::ConnectionTimeout, "timeout"),
+                DialError::Timeout(_) | DialError::SetupTimeout => (Error::ConnectionTimeout, "timeout"),
                 DialError::Io(_, io) if io.kind() == std::io::ErrorKind::ConnectionRefused => {
                     (Error::ConnectionRefused, "error")
                 }
@@ -328,41 +390,66 @@ fn describe(e: &hyper_util::client::legacy::Error) -> String {
 }
 
 /// One request as noted on its call and in the metrics; written once, when the request ends
-/// (refused, failed, or its body done or dropped), or as abandoned if the plugin dropped it.
+/// (refused, failed, or its body done or dropped), or as abandoned if the plugin dropped it or its
+/// webhook ended first.
 pub struct Note {
+    line: Arc<NoteLine>,
+    /// The response status, once there is one.
+    pub status: Option<u16>,
+}
+
+/// What a [`Note`] writes, shared with the webhook's [`Hooks`].
+struct NoteLine {
     trace: Option<HostTrace>,
     labels: Option<(Arc<str>, Arc<str>)>,
     method: String,
     url: String,
     started: Instant,
-    /// The response status, once there is one.
-    pub status: Option<u16>,
-    written: bool,
+    written: AtomicBool,
 }
 
 impl std::fmt::Debug for Note {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Note").field("method", &self.method).field("url", &self.url).finish_non_exhaustive()
+        f.debug_struct("Note").field("method", &self.line.method).field("url", &self.line.url).finish_non_exhaustive()
     }
 }
 
-impl Note {
-    /// Writes the note: `http GET https://crm.example.com/callers/1 -> 200, 45 bytes (12.3 ms)`.
-    pub fn finish(&mut self, outcome: &str, detail: &str) {
-        if std::mem::replace(&mut self.written, true) {
+impl NoteLine {
+    /// Writes `http GET https://crm.example.com/callers/1 -> 200, 45 bytes (12.3 ms)`, once.
+    fn write(&self, outcome: &str, detail: &str) {
+        if self.written.swap(true, Ordering::AcqRel) {
             return;
         }
         let took = self.started.elapsed();
         let Some(trace) = &self.trace else { return };
         let line = format!("http {} {} -> {detail} ({:.1} ms)", self.method, self.url, took.as_secs_f64() * 1e3);
-        let (tenant, app) = self.labels.as_ref().map_or(("", ""), |(t, a)| (&**t, &**a));
-        trace.outbound(tenant, app, outcome, took, line);
+        match &self.labels {
+            Some((tenant, app)) => trace.outbound(tenant, app, outcome, took, line),
+            None => trace.note_line(line),
+        }
     }
 }
 
+impl Note {
+    /// Writes the note (only the first call does).
+    pub fn finish(&mut self, outcome: &str, detail: &str) {
+        self.line.write(outcome, detail);
+    }
+}
+
+const ABANDONED: &str = "abandoned before the response (the plugin dropped the request, or its webhook ended)";
+
 impl Drop for Note {
     fn drop(&mut self) {
-        self.finish("error", "abandoned before the response (the plugin dropped the request, or its webhook ended)");
+        self.line.write("error", ABANDONED);
+    }
+}
+
+impl Drop for Hooks {
+    fn drop(&mut self) {
+        for line in &self.sent {
+            line.write("error", ABANDONED);
+        }
     }
 }
 
@@ -405,6 +492,10 @@ mod tests {
         assert!(matches!(send(&mut hooks, "http://localhost:9/").await, Err(Error::DestinationIpProhibited)));
         assert!(matches!(send(&mut hooks, "http://127.0.0.1:9/").await, Err(Error::ConnectionLimitReached)));
 
+        // A user and password in the URL would be sent as the Host header and noted on the call.
+        let mut hooks = Hooks::new(Some(env(&["http://127.0.0.1:9"], 3, true)), None, later);
+        assert!(matches!(send(&mut hooks, "http://user:pw@127.0.0.1:9/").await, Err(Error::HttpRequestUriInvalid)));
+
         let mut late = Hooks::new(Some(env(&["http://127.0.0.1:9"], 3, true)), None, Instant::now());
         assert!(matches!(send(&mut late, "http://127.0.0.1:9/").await, Err(Error::ConnectionTimeout)));
     }
@@ -423,5 +514,7 @@ mod tests {
     fn the_noted_url_has_no_query() {
         let uri: hyper::Uri = "https://crm.example.com:8443/callers/447700900000?key=secret".parse().expect("uri");
         assert_eq!(url_without_query(&uri), "https://crm.example.com:8443/callers/447700900000");
+        let uri: hyper::Uri = "https://me:pw@crm.example.com/x".parse().expect("uri");
+        assert_eq!(url_without_query(&uri), "https://crm.example.com/x");
     }
 }
