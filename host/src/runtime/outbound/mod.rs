@@ -168,8 +168,9 @@ pub struct Hooks {
     ends_by: Instant,
     made: u32,
     budget: Budget,
-    /// The notes of requests sent, so those still pending when the webhook ends are written before
-    /// its record is taken (a pending request's task is dropped later, on another thread).
+    /// The notes of requests sent (at most `max_outbound_requests`), so those still pending when the
+    /// webhook ends are written before its record is taken (a pending request's task is dropped
+    /// later, on another thread).
     sent: Vec<Arc<NoteLine>>,
 }
 
@@ -187,7 +188,7 @@ impl Hooks {
         Hooks { env, trace, ends_by, made: 0, budget: Budget::new(cap), sent: Vec::new() }
     }
 
-    fn note(&mut self, method: &str, url: String) -> Note {
+    fn note(&self, method: &str, url: String) -> Note {
         let line = Arc::new(NoteLine {
             trace: self.trace.clone(),
             labels: self.env.as_ref().map(|e| (Arc::clone(&e.tenant), Arc::clone(&e.app))),
@@ -196,7 +197,6 @@ impl Hooks {
             started: Instant::now(),
             written: AtomicBool::new(false),
         });
-        self.sent.push(Arc::clone(&line));
         Note { line, status: None }
     }
 
@@ -277,6 +277,9 @@ impl wasmtime_wasi_http::WasiHttpHooks for Hooks {
                 return Box::new(async move { Err(error) });
             }
         };
+        // Only requests that go out are tracked (at most `max_outbound_requests`): a refused one is
+        // noted at once, and a plugin looping on refusals allocates nothing that stays.
+        self.sent.push(Arc::clone(&note.line));
         let ends_by = self.ends_by;
         // The plugin's own timeouts, within what is left of the webhook.
         let left = ends_by - now;
