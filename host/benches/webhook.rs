@@ -81,12 +81,7 @@ async fn in_process(variants: &[Variant<'_>], data_dir: &Path) -> Vec<(f64, f64)
         allowed: vec![AllowedHost::parse("https://crm.example.com").unwrap()],
         ..OutboundPolicy::default()
     });
-    let http_env = HttpEnv {
-        outbound: Arc::clone(runtime.outbound()),
-        tenant: "bench".into(),
-        app: "hello".into(),
-        policy: Arc::clone(&policy),
-    };
+    let http_env = HttpEnv::for_app(runtime.outbound(), "bench", "hello", &policy);
     let state: Arc<MemoryStore> = Arc::new(MemoryStore::new());
     let payload = serde_json::json!({"to":"442079460000","from":"447700900000","uuid":"u","conversation_uuid":"CON-1"})
         .to_string();
@@ -102,7 +97,7 @@ async fn in_process(variants: &[Variant<'_>], data_dir: &Path) -> Vec<(f64, f64)
                 call_ns: None,
                 log: CallLog::new(4096),
                 trace: None,
-                http: variant.http.then(|| http_env.clone()),
+                http: if variant.http { http_env.clone() } else { None },
             };
             let ctx = Context {
                 tenant: "bench".into(),

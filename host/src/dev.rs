@@ -75,8 +75,22 @@ pub fn discover(paths: &[PathBuf]) -> anyhow::Result<Vec<DevPlugin>> {
         .collect()
 }
 
-fn cargo() -> String {
-    std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned())
+/// A `cargo` command with the environment a shell would give it. A program run by cargo (`cargo
+/// run -- dev`, a test, a bench) inherits `CARGO_PKG_NAME`, `CARGO_MANIFEST_DIR`, `OUT_DIR`, ...,
+/// and a build script that reruns when those change (ring's does) would then be rebuilt, with all
+/// that depends on it, each time this build and one from a shell take turns.
+pub fn cargo_command() -> Command {
+    let mut cmd = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned()));
+    for (name, _) in std::env::vars_os() {
+        let text = name.to_string_lossy();
+        let set_for_a_run =
+            ["CARGO_PKG_", "CARGO_BIN_", "CARGO_MANIFEST_", "CARGO_CRATE_NAME"].iter().any(|p| text.starts_with(p))
+                || matches!(&*text, "OUT_DIR" | "CARGO_TARGET_TMPDIR" | "CARGO_PRIMARY_PACKAGE");
+        if set_for_a_run {
+            cmd.env_remove(&name);
+        }
+    }
+    cmd
 }
 
 /// Adds the `wasm32-wasip2` target with rustup when the toolchain lacks it.
@@ -113,7 +127,7 @@ pub fn build(plugin: &DevPlugin, profile: Profile) -> Result<PathBuf, String> {
         .is_some_and(|t| t.contains("[profile.plugin]"));
     let profile_args: &[&str] =
         if profile == Profile::Deploy && has_plugin_profile { &["--profile", "plugin"] } else { &["--release"] };
-    let output = Command::new(cargo())
+    let output = cargo_command()
         .arg("build")
         .args(profile_args)
         .args(["--target", WASM_TARGET, "--message-format", "json-render-diagnostics"])

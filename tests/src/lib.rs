@@ -49,29 +49,10 @@ pub fn ncco_host_bin() -> Result<PathBuf> {
     BIN.get_or_init(|| build_host().map_err(|e| format!("{e:#}"))).clone().map_err(anyhow::Error::msg)
 }
 
-/// A `cargo` command that sees the environment a shell would give it, not the test process's:
-/// cargo sets `CARGO_PKG_NAME`, `CARGO_MANIFEST_DIR`, `OUT_DIR`, ... for a test, and a build script
-/// that reruns when they change (ring's does) would then be rebuilt, with everything depending on it,
-/// each time a test and a shell take turns at building.
+/// A `cargo` command as from a shell, without this test process's cargo variables
+/// ([`ncco_host::dev::cargo_command`]).
 pub fn cargo_command() -> Command {
-    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
-    let mut cmd = Command::new(cargo);
-    without_test_env(&mut cmd);
-    cmd
-}
-
-/// Removes from `cmd`'s environment what cargo sets for a test process (a host started by a test
-/// runs cargo itself, for `ncco-host dev`).
-pub fn without_test_env(cmd: &mut Command) {
-    const SET_FOR_TESTS: &[&str] = &["CARGO_PKG_", "CARGO_BIN_", "CARGO_MANIFEST_", "CARGO_CRATE_NAME"];
-    for (name, _) in std::env::vars_os() {
-        let text = name.to_string_lossy();
-        if SET_FOR_TESTS.iter().any(|p| text.starts_with(p))
-            || matches!(&*text, "OUT_DIR" | "CARGO_TARGET_TMPDIR" | "CARGO_PRIMARY_PACKAGE")
-        {
-            cmd.env_remove(&name);
-        }
-    }
+    ncco_host::dev::cargo_command()
 }
 
 fn build_host() -> Result<PathBuf> {

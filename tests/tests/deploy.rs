@@ -497,8 +497,6 @@ fn admin_routes_can_listen_apart_from_webhooks() {
 
 fn cli(args: &[&str], token: Option<&str>) -> (bool, String) {
     let mut cmd = std::process::Command::new(ncco_host_bin().unwrap());
-    // `deploy CRATE_DIR` runs cargo: as from a shell, not with this test's cargo variables.
-    ncco_tests::without_test_env(&mut cmd);
     cmd.args(args).env_remove("NCCO_TOKEN");
     if let Some(t) = token {
         cmd.env("NCCO_TOKEN", t);

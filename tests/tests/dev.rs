@@ -49,10 +49,7 @@ fn dev_builds_serves_and_rebuilds_on_save() {
     let data = tempfile::tempdir().unwrap();
     // Share the workspace's target directory so the SDK is not compiled again.
     let target = workspace_root().join("target");
-    let mut dev = Command::new(ncco_host_bin().unwrap());
-    // `dev` runs cargo: as from a shell, not with this test's cargo variables.
-    ncco_tests::without_test_env(&mut dev);
-    let mut child = dev
+    let mut child = Command::new(ncco_host_bin().unwrap())
         .arg("dev")
         .arg(krate.path())
         .args(["--listen", "127.0.0.1:0", "--data-dir"])

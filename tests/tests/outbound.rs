@@ -252,6 +252,7 @@ fn a_plugin_importing_http_is_refused_until_its_app_allows_a_host() {
     let served = Served::start(true, &[("crm", "crm-lookup", &no_list), ("hello", "hello", "")]);
     let error = served.app_error("crm").expect("refused at load");
     assert!(error.contains("imports wasi:http") && error.contains("`allowed_outbound_hosts`"), "{error}");
+    assert_eq!(error.matches("crm.wasm").count(), 1, "the file is named once: {error}");
     // A plugin that does not import it needs no list.
     assert_eq!(served.app_error("hello"), None);
     // The app is not served by the refused plugin: its webhooks get the fallback.

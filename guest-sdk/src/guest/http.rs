@@ -1,6 +1,7 @@
 //! Outbound HTTP for plugins (feature `http`): a small blocking client over the standard
 //! `wasi:http/outgoing-handler`, so a handler can ask its own backend (a CRM, a booking system)
-//! before it answers. Any other `wasi:http` client (`wstd`, `waki`) works the same way.
+//! before it answers. The host serves the standard interface, not this client: a plugin may use
+//! another `wasi:http` client instead.
 //!
 //! The host sends a request only when the app's `allowed_outbound_hosts` (in its `app.toml`) names
 //! the URL's scheme, host and port; a plugin importing `wasi:http` is refused at load when the app
@@ -64,7 +65,8 @@ pub enum HttpError {
     InvalidUrl(String),
     /// A header name or value is not allowed (hop-by-hop headers and `host` are the host's).
     InvalidHeader(String),
-    /// The body is not what [`Response::json`] or [`Response::text`] was asked to read.
+    /// The body is not what [`Response::json`] or [`Response::text`] was asked to read, or the
+    /// request's JSON body could not be made.
     Body(String),
     /// Anything else: DNS, connection, TLS or protocol failures, by their `wasi:http` error code.
     Failed(String),
@@ -114,6 +116,8 @@ pub struct Request {
     headers: Vec<(String, Vec<u8>)>,
     body: Option<Vec<u8>>,
     timeout: Option<Duration>,
+    /// A body that could not be made ([`Request::json`]), reported by [`Request::send`].
+    invalid: Option<String>,
 }
 
 /// A response, its body read whole.
@@ -162,7 +166,7 @@ impl Request {
             "OPTIONS" => Method::Options,
             other => Method::Other(other.to_owned()),
         };
-        Request { method, url: url.into(), headers: Vec::new(), body: None, timeout: None }
+        Request { method, url: url.into(), headers: Vec::new(), body: None, timeout: None, invalid: None }
     }
 
     /// `GET url`.
@@ -192,10 +196,17 @@ impl Request {
         self
     }
 
-    /// `value` as a JSON body, with `content-type: application/json`.
-    pub fn json<T: Serialize + ?Sized>(self, value: &T) -> Self {
-        let body = serde_json::to_vec(value).unwrap_or_default();
-        self.header("content-type", "application/json").body(body)
+    /// `value` as a JSON body, with `content-type: application/json`. A value that cannot be
+    /// JSON (a map with non-string keys) makes [`Request::send`] fail with [`HttpError::Body`],
+    /// sending nothing.
+    pub fn json<T: Serialize + ?Sized>(mut self, value: &T) -> Self {
+        match serde_json::to_vec(value) {
+            Ok(body) => self.header("content-type", "application/json").body(body),
+            Err(e) => {
+                self.invalid = Some(format!("the request body is not JSON: {e}"));
+                self
+            }
+        }
     }
 
     /// Gives up when no response has come after `timeout` (and when the body stalls that long).
@@ -207,6 +218,9 @@ impl Request {
 
     /// Sends the request and reads the whole response.
     pub fn send(self) -> Result<Response, HttpError> {
+        if let Some(why) = self.invalid {
+            return Err(HttpError::Body(why));
+        }
         let (scheme, authority, path) = split_url(&self.url)?;
         let mut headers = self.headers;
         if let Some(body) = &self.body {

@@ -28,21 +28,9 @@ pub fn build_plugins(crates: &[&str]) -> PathBuf {
     target.join("wasm32-wasip2/plugin")
 }
 
-/// A `cargo` command without the variables cargo sets for a bench process (`CARGO_PKG_NAME`,
-/// `CARGO_MANIFEST_DIR`, `OUT_DIR`, ...): ring's build script reruns when they change, and would be
-/// rebuilt, with all that depends on it, each time a bench and a shell take turns at building.
+/// A `cargo` command as from a shell, without this bench process's cargo variables.
 pub fn cargo_command() -> std::process::Command {
-    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-    let mut cmd = std::process::Command::new(cargo);
-    for (name, _) in std::env::vars_os() {
-        let text = name.to_string_lossy();
-        if ["CARGO_PKG_", "CARGO_BIN_", "CARGO_MANIFEST_", "CARGO_CRATE_NAME"].iter().any(|p| text.starts_with(p))
-            || matches!(&*text, "OUT_DIR" | "CARGO_TARGET_TMPDIR" | "CARGO_PRIMARY_PACKAGE")
-        {
-            cmd.env_remove(&name);
-        }
-    }
-    cmd
+    ncco_host::dev::cargo_command()
 }
 
 /// The `p` percentile of sorted durations, in microseconds.

@@ -42,6 +42,22 @@ enum HostRule {
     Net(IpNet),
 }
 
+impl SchemeRule {
+    /// Whether this rule allows `https` (true) or `http` (false).
+    fn has(self, https: bool) -> bool {
+        match self {
+            SchemeRule::Any => true,
+            SchemeRule::Http => !https,
+            SchemeRule::Https => https,
+        }
+    }
+}
+
+/// The port of `https` (443) or `http` (80) when a URL names none.
+pub fn default_port(https: bool) -> u16 {
+    if https { 443 } else { 80 }
+}
+
 /// Which ports an entry allows.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum PortRule {
@@ -95,7 +111,7 @@ impl Target {
             }
             TargetHost::Name(name)
         };
-        Some(Target { https, host, port: port.unwrap_or(if https { 443 } else { 80 }) })
+        Some(Target { https, host, port: port.unwrap_or(default_port(https)) })
     }
 }
 
@@ -131,18 +147,17 @@ impl AllowedHost {
         Ok(AllowedHost { text: text.to_owned(), scheme, host, port })
     }
 
+    /// The one port this entry allows for `https` or `http`, or `None` for any.
+    fn port_for(&self, https: bool) -> Option<u16> {
+        match self.port {
+            PortRule::Any => None,
+            PortRule::Default => Some(default_port(https)),
+            PortRule::Is(p) => Some(p),
+        }
+    }
+
     /// Whether a request to `target` is allowed by this entry.
     pub fn allows(&self, target: &Target) -> bool {
-        let scheme = match self.scheme {
-            SchemeRule::Any => true,
-            SchemeRule::Http => !target.https,
-            SchemeRule::Https => target.https,
-        };
-        let port = match self.port {
-            PortRule::Any => true,
-            PortRule::Default => target.port == if target.https { 443 } else { 80 },
-            PortRule::Is(p) => target.port == p,
-        };
         let host = match (&self.host, &target.host) {
             (HostRule::Any, _) => true,
             (HostRule::Name(n), TargetHost::Name(t)) => n == t,
@@ -150,29 +165,20 @@ impl AllowedHost {
             (HostRule::Net(net), TargetHost::Ip(ip)) => net.contains(&canonical(*ip)),
             _ => false,
         };
-        scheme && port && host
+        self.scheme.has(target.https) && self.port_for(target.https).is_none_or(|p| p == target.port) && host
     }
 
-    /// Whether every URL this entry allows is allowed by `outer` too.
+    /// Whether every URL this entry allows is allowed by `outer` too: for each scheme this entry
+    /// allows, `outer` allows it with every port this entry does, and every host.
     pub fn within(&self, outer: &AllowedHost) -> bool {
-        let scheme = outer.scheme == SchemeRule::Any || outer.scheme == self.scheme;
-        let port = match (outer.port, self.port) {
-            (PortRule::Any, _) => true,
-            (_, PortRule::Any) => false,
-            (PortRule::Default, PortRule::Default) => true,
-            (PortRule::Is(o), PortRule::Is(i)) => o == i,
-            // `http://h` is `http://h:80` (and `https://h` is `https://h:443`).
-            (PortRule::Default, PortRule::Is(i)) => match self.scheme {
-                SchemeRule::Http => i == 80,
-                SchemeRule::Https => i == 443,
-                SchemeRule::Any => false,
-            },
-            (PortRule::Is(o), PortRule::Default) => match self.scheme {
-                SchemeRule::Http => o == 80,
-                SchemeRule::Https => o == 443,
-                SchemeRule::Any => false,
-            },
-        };
+        let ports = [false, true].into_iter().filter(|&https| self.scheme.has(https)).all(|https| {
+            outer.scheme.has(https)
+                && match (outer.port_for(https), self.port_for(https)) {
+                    (None, _) => true,
+                    (Some(_), None) => false,
+                    (Some(o), Some(i)) => o == i,
+                }
+        });
         let host = match (&outer.host, &self.host) {
             (HostRule::Any, _) => true,
             (_, HostRule::Any) => false,
@@ -184,7 +190,7 @@ impl AllowedHost {
             (HostRule::Net(o), HostRule::Net(i)) => o.contains(i),
             _ => false,
         };
-        scheme && port && host
+        ports && host
     }
 }
 

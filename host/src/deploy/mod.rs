@@ -452,7 +452,7 @@ impl Deployments {
             if checked.imports_http {
                 let text = before.config.as_deref().unwrap_or("");
                 let config = AppConfig::parse(std::path::Path::new(&format!("{app}.toml")), text, &ceilings);
-                if !config.is_ok_and(|c| c.outbound.enabled()) {
+                if !config.is_ok_and(|c| checked.may_serve(&c)) {
                     return Err(DeployError::Invalid(
                         "the component was not stored: it imports wasi:http (outgoing HTTP requests), which this app does not allow; set `allowed_outbound_hosts` in the app's configuration first (PUT .../config)".into(),
                     ));

@@ -579,12 +579,12 @@ async fn run(
         }),
         log: crate::runtime::CallLog::new(usize::try_from(app.config.limits.log_bytes).unwrap_or(usize::MAX)),
         trace: Some(crate::runtime::HostTrace::new(Arc::clone(&shared.metrics), shared.state_backend)),
-        http: app.config.outbound.enabled().then(|| crate::runtime::outbound::HttpEnv {
-            outbound: Arc::clone(runtime.outbound()),
-            tenant: tenant.name.as_str().into(),
-            app: app.name.as_str().into(),
-            policy: Arc::clone(&app.config.outbound),
-        }),
+        http: crate::runtime::outbound::HttpEnv::for_app(
+            runtime.outbound(),
+            &tenant.name,
+            &app.name,
+            &app.config.outbound,
+        ),
     };
     let trace = env.trace.clone();
     let call_uuid = ctx.call_uuid.clone();

@@ -326,6 +326,8 @@ async fn scan_app(
         },
     };
     let mut version = prev.and_then(|p| p.version.clone());
+    // A version this scan found for the file, before the app's permission is checked.
+    let mut fresh: Option<Arc<Version>> = None;
     let mut rejected = None;
     let mut stamp = FileStamp::of(wasm_path);
     // An untouched file is neither read nor hashed again: a rescan costs a stat per plugin.
@@ -349,16 +351,8 @@ async fn scan_app(
             rejected = Some((hash, e));
         }
     } else if let Some(v) = shared {
-        match permitted(&v, &config, wasm_path, &toml_path) {
-            Ok(()) => {
-                tracing::debug!(tenant, app = name, version = %v.hash, "plugin shares a loaded version");
-                version = Some(v);
-            }
-            Err(e) => {
-                errors.push(e.clone());
-                rejected = Some((v.hash.clone(), e));
-            }
-        }
+        tracing::debug!(tenant, app = name, version = %v.hash, "plugin shares a loaded version");
+        fresh = Some(v);
     } else if !writes.ready(wasm_path) {
         // Still being written (or just written, by no one the watcher saw finish): read later.
         tracing::debug!(tenant, app = name, "{} is not settled yet", wasm_path.display());
@@ -381,19 +375,9 @@ async fn scan_app(
                     errors.push(e.clone());
                     rejected = Some((hash, e.clone()));
                 } else if let Some(v) = loaded {
-                    match permitted(&v, &config, wasm_path, &toml_path) {
-                        Ok(()) => version = Some(v),
-                        Err(e) => {
-                            errors.push(e.clone());
-                            rejected = Some((hash, e));
-                        }
-                    }
+                    fresh = Some(v);
                 } else {
-                    let loading = runtime.load(tenant, wasm, hash.clone()).await;
-                    let loading = loading.and_then(|v| {
-                        permitted(&v, &config, wasm_path, &toml_path).map(|()| v).map_err(LoadError::Refused)
-                    });
-                    match loading {
+                    match runtime.load(tenant, wasm, hash.clone()).await {
                         Ok(v) => {
                             tracing::info!(
                                 tenant,
@@ -403,14 +387,10 @@ async fn scan_app(
                                 from_cache = v.from_cache,
                                 "plugin loaded"
                             );
-                            version = Some(v);
+                            fresh = Some(v);
                         }
                         Err(e) => {
-                            let kept = version.as_ref().map_or_else(
-                                || " (no version of this app is live)".to_owned(),
-                                |v| format!(" (keeping version {})", &v.hash[..12.min(v.hash.len())]),
-                            );
-                            let message = format!("{}: {e}{kept}", wasm_path.display());
+                            let message = format!("{}: {e}{}", wasm_path.display(), keeping(version.as_ref()));
                             errors.push(message.clone());
                             match e {
                                 LoadError::Refused(_) => rejected = Some((hash, message)),
@@ -423,13 +403,20 @@ async fn scan_app(
             }
         }
     }
-    // A live version whose app no longer allows the HTTP it imports keeps serving; its requests are
-    // refused (the policy is read on every request).
-    if let Some(v) = &version
-        && rejected.is_none()
-        && let Err(e) = permitted(v, &config, wasm_path, &toml_path)
-    {
-        errors.push(format!("{e}; its requests are refused until then"));
+    // One gate for every way a new version arrives (shared with another app, retired, loaded): a
+    // plugin importing wasi:http serves only an app that allows an outbound host.
+    if let Some(v) = fresh {
+        if v.may_serve(&config) {
+            version = Some(v);
+        } else {
+            let message = format!("{}{}", not_allowed_http(wasm_path, &toml_path), keeping(version.as_ref()));
+            errors.push(message.clone());
+            rejected = Some((v.hash.clone(), message));
+        }
+    } else if rejected.is_none() && version.as_ref().is_some_and(|v| !v.may_serve(&config)) {
+        // A live version whose app no longer allows the HTTP it imports keeps serving; its requests
+        // are refused (the policy is read on every request).
+        errors.push(format!("{}; its requests are refused until then", not_allowed_http(wasm_path, &toml_path)));
     }
     // A replaced version stays loaded, retired, while calls may be pinned to it.
     let mut retired = prev.map(|p| p.retired.clone()).unwrap_or_default();
@@ -450,16 +437,21 @@ async fn scan_app(
     App { name: name.to_owned(), config, version, last_error, rejected, retired, stamp, removed: false, inflight }
 }
 
-/// A version importing `wasi:http` serves only an app whose `allowed_outbound_hosts` names a host.
-fn permitted(version: &Version, config: &AppConfig, wasm_path: &Path, toml_path: &Path) -> Result<(), String> {
-    if version.imports_http && !config.outbound.enabled() {
-        return Err(format!(
-            "{}: the plugin imports wasi:http (outgoing HTTP requests), which this app does not allow; list the hosts it may reach in `allowed_outbound_hosts` in {}",
-            wasm_path.display(),
-            toml_path.display()
-        ));
-    }
-    Ok(())
+/// Why a plugin importing `wasi:http` does not serve an app that allows no outbound host.
+fn not_allowed_http(wasm_path: &Path, toml_path: &Path) -> String {
+    format!(
+        "{}: the plugin imports wasi:http (outgoing HTTP requests), which this app does not allow; list the hosts it may reach in `allowed_outbound_hosts` in {}",
+        wasm_path.display(),
+        toml_path.display()
+    )
+}
+
+/// What a refused file leaves live, said after the refusal.
+fn keeping(live: Option<&Arc<Version>>) -> String {
+    live.map_or_else(
+        || " (no version of this app is live)".to_owned(),
+        |v| format!(" (keeping version {})", &v.hash[..12.min(v.hash.len())]),
+    )
 }
 
 /// An app whose file is gone: its live version joins the retired ones (kept while pinned calls may

@@ -126,6 +126,14 @@ pub struct Version {
     pre: PluginPre<HostState>,
 }
 
+impl Version {
+    /// Whether this version may serve an app with `config`: one importing `wasi:http` only where
+    /// the app allows an outbound host.
+    pub fn may_serve(&self, config: &crate::config::AppConfig) -> bool {
+        !self.imports_http || config.outbound.enabled()
+    }
+}
+
 impl std::fmt::Debug for Version {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Version").field("hash", &self.hash).field("compile_time", &self.compile_time).finish()

@@ -39,7 +39,7 @@ pub struct PluginEnv {
     pub log: CallLog,
     /// Where its host calls are noted, for the inspector and the metrics.
     pub trace: Option<HostTrace>,
-    /// What it may reach over HTTP (`None`: nothing).
+    /// What it may reach over HTTP (`None`: nothing); handed to the store's outbound hooks.
     pub http: Option<super::outbound::HttpEnv>,
 }
 
@@ -170,7 +170,8 @@ impl HostState {
             .build();
         let mut table = ResourceTable::new();
         table.set_max_capacity(1000);
-        let hooks = Hooks::new(env.http.clone(), env.trace.clone(), http_ends_by);
+        let mut env = env;
+        let hooks = Hooks::new(env.http.take(), env.trace.clone(), http_ends_by);
         HostState {
             wasi,
             table,

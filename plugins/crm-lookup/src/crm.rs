@@ -54,17 +54,13 @@ pub fn lookup(caller: &str) -> Lookup {
     }
 }
 
-/// `number` as one path segment: anything but letters, digits, `-`, `.`, `_` and `~` percent-encoded.
+/// Everything but RFC 3986's unreserved characters is percent-encoded in a path segment.
+const SEGMENT: &percent_encoding::AsciiSet =
+    &percent_encoding::NON_ALPHANUMERIC.remove(b'-').remove(b'.').remove(b'_').remove(b'~');
+
+/// `number` as one path segment.
 fn encode(number: &str) -> String {
-    let mut out = String::with_capacity(number.len());
-    for b in number.bytes() {
-        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {
-            out.push(char::from(b));
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
+    percent_encoding::utf8_percent_encode(number, SEGMENT).to_string()
 }
 
 #[cfg(test)]

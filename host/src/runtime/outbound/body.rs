@@ -51,7 +51,20 @@ pub struct Capped {
     idle: Pin<Box<Sleep>>,
     note: Note,
     bytes: u64,
-    ended: Option<&'static str>,
+    ended: Option<Ended>,
+}
+
+/// How a body ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Ended {
+    /// Read to its end.
+    Done,
+    /// Over the webhook's byte budget.
+    TooLarge,
+    /// At the deadline, or stalled between frames.
+    Timeout,
+    /// The connection failed.
+    Broken,
 }
 
 impl std::fmt::Debug for Capped {
@@ -77,7 +90,7 @@ impl Capped {
         }
     }
 
-    fn end(&mut self, how: &'static str, error: Error) -> Poll<Option<Result<Frame<Bytes>, Error>>> {
+    fn end(&mut self, how: Ended, error: Error) -> Poll<Option<Result<Frame<Bytes>, Error>>> {
         self.ended = Some(how);
         Poll::Ready(Some(Err(error)))
     }
@@ -97,7 +110,7 @@ impl Body for Capped {
                     let n = data.len() as u64;
                     if !self.budget.take(n) {
                         let cap = self.budget.cap;
-                        return self.end("too-large", Error::HttpResponseBodySize(Some(cap)));
+                        return self.end(Ended::TooLarge, Error::HttpResponseBodySize(Some(cap)));
                     }
                     self.bytes += n;
                 }
@@ -107,18 +120,18 @@ impl Body for Capped {
             }
             Poll::Ready(Some(Err(e))) => {
                 let error = if e.is_timeout() { Error::HttpResponseTimeout } else { Error::HttpResponseIncomplete };
-                self.end("error", error)
+                self.end(Ended::Broken, error)
             }
             Poll::Ready(None) => {
-                self.ended = Some("done");
+                self.ended = Some(Ended::Done);
                 Poll::Ready(None)
             }
             Poll::Pending => {
                 if self.deadline.as_mut().poll(cx).is_ready() {
-                    return self.end("timeout", Error::HttpResponseTimeout);
+                    return self.end(Ended::Timeout, Error::HttpResponseTimeout);
                 }
                 if self.idle.as_mut().poll(cx).is_ready() {
-                    return self.end("timeout", Error::ConnectionReadTimeout);
+                    return self.end(Ended::Timeout, Error::ConnectionReadTimeout);
                 }
                 Poll::Pending
             }
@@ -138,10 +151,10 @@ impl Drop for Capped {
     fn drop(&mut self) {
         let bytes = self.bytes;
         let (outcome, how) = match self.ended {
-            Some("done") => ("response", String::new()),
-            Some("too-large") => ("too-large", format!(", cut at the webhook's {}-byte cap", self.budget.cap)),
-            Some("timeout") => ("timeout", ", timed out reading the body".to_owned()),
-            Some(_) => ("error", ", the body ended early".to_owned()),
+            Some(Ended::Done) => ("response", String::new()),
+            Some(Ended::TooLarge) => ("too-large", format!(", cut at the webhook's {}-byte cap", self.budget.cap)),
+            Some(Ended::Timeout) => ("timeout", ", timed out reading the body".to_owned()),
+            Some(Ended::Broken) => ("error", ", the body ended early".to_owned()),
             None => ("response", ", body not read to the end".to_owned()),
         };
         let status = self.note.status.unwrap_or_default();

@@ -107,7 +107,7 @@ impl tower::Service<Uri> for Dialer {
             let host = uri.host().ok_or(DialError::NoHost)?;
             let host = host.trim_start_matches('[').trim_end_matches(']').to_owned();
             let https = uri.scheme() == Some(&hyper::http::uri::Scheme::HTTPS);
-            let port = uri.port_u16().unwrap_or(if https { 443 } else { 80 });
+            let port = uri.port_u16().unwrap_or(crate::config::outbound::default_port(https));
             let addrs: Vec<SocketAddr> = match host.parse::<IpAddr>() {
                 Ok(ip) => vec![SocketAddr::new(ip, port)],
                 Err(_) => lookup(&host, port, &tenant, &all).await?,

@@ -23,8 +23,8 @@ use hyper_util::client::legacy::Client;
 use hyper_util::rt::{TokioExecutor, TokioTimer};
 use wasmtime_wasi_http::{DEFAULT_FORBIDDEN_HEADERS, Error, ForbiddenHeaderFilter, RequestOptions, WasiBody};
 
-pub use body::Budget;
-pub use dial::{DialError, Dialer, prohibited};
+use body::Budget;
+use dial::{DialError, Dialer};
 
 use super::store::HostTrace;
 use crate::config::OutboundPolicy;
@@ -73,11 +73,6 @@ impl Outbound {
             .with_no_client_auth();
         let lookups = Arc::new(tokio::sync::Semaphore::new(dial::MAX_LOOKUPS));
         Ok(Outbound { allow_private, tls, lookups, clients: Mutex::default() })
-    }
-
-    /// Whether private, loopback and link-local addresses may be dialled.
-    pub fn allows_private(&self) -> bool {
-        self.allow_private
     }
 
     /// `tenant`'s client: its connections are never used for another tenant's requests. Clients
@@ -154,6 +149,19 @@ pub struct HttpEnv {
     pub policy: Arc<OutboundPolicy>,
 }
 
+impl HttpEnv {
+    /// What `tenant`'s `app` may reach, or `None` when its `policy` allows no host (the store then
+    /// gets no outbound state at all).
+    pub fn for_app(outbound: &Arc<Outbound>, tenant: &str, app: &str, policy: &Arc<OutboundPolicy>) -> Option<Self> {
+        policy.enabled().then(|| HttpEnv {
+            outbound: Arc::clone(outbound),
+            tenant: tenant.into(),
+            app: app.into(),
+            policy: Arc::clone(policy),
+        })
+    }
+}
+
 /// The part of a webhook's deadline kept for the plugin after its last request: outbound requests
 /// end this much earlier, so a plugin whose backend is slow still answers in time.
 pub fn reserve(timeout: Duration) -> Duration {
@@ -167,7 +175,8 @@ pub struct Hooks {
     /// When every request must be done.
     ends_by: Instant,
     made: u32,
-    budget: Budget,
+    /// The response bytes left to the webhook (only when it may make requests).
+    budget: Option<Budget>,
     /// The notes of requests sent (at most `max_outbound_requests`), so those still pending when the
     /// webhook ends are written before its record is taken (a pending request's task is dropped
     /// later, on another thread).
@@ -184,8 +193,8 @@ impl Hooks {
     /// The hooks of a webhook whose requests must end by `ends_by`; `env` is `None` for a plugin
     /// that may reach nothing.
     pub fn new(env: Option<HttpEnv>, trace: Option<HostTrace>, ends_by: Instant) -> Self {
-        let cap = env.as_ref().map_or(0, |e| e.policy.max_response_bytes);
-        Hooks { env, trace, ends_by, made: 0, budget: Budget::new(cap), sent: Vec::new() }
+        let budget = env.as_ref().map(|e| Budget::new(e.policy.max_response_bytes));
+        Hooks { env, trace, ends_by, made: 0, budget, sent: Vec::new() }
     }
 
     fn note(&self, method: &str, url: String) -> Note {
@@ -201,8 +210,11 @@ impl Hooks {
     }
 
     /// Decides a request: the error it gets when it may not go out.
-    fn decide(&mut self, request: &Request<WasiBody>) -> Result<(HttpEnv, Instant), (Error, &'static str, String)> {
-        let Some(env) = self.env.clone().filter(|e| e.policy.enabled()) else {
+    fn decide(
+        &mut self,
+        request: &Request<WasiBody>,
+    ) -> Result<(HttpEnv, Budget, Instant), (Error, &'static str, String)> {
+        let (Some(env), Some(budget)) = (self.env.clone(), self.budget.clone()) else {
             return Err((Error::HttpRequestDenied, "denied", "denied: the app has no `allowed_outbound_hosts`".into()));
         };
         self.made += 1;
@@ -239,7 +251,7 @@ impl Hooks {
         if self.ends_by <= now {
             return Err((Error::ConnectionTimeout, "timeout", "refused: no time left before the deadline".into()));
         }
-        Ok((env, now))
+        Ok((env, budget, now))
     }
 }
 
@@ -270,7 +282,7 @@ impl wasmtime_wasi_http::WasiHttpHooks for Hooks {
         _request_done: Box<dyn Future<Output = Result<(), Error>> + Send>,
     ) -> Box<dyn Future<Output = Sent> + Send> {
         let mut note = self.note(request.method().as_str(), url_without_query(request.uri()));
-        let (env, now) = match self.decide(&request) {
+        let (env, budget, now) = match self.decide(&request) {
             Ok(go) => go,
             Err((error, outcome, why)) => {
                 note.finish(outcome, &why);
@@ -292,7 +304,6 @@ impl wasmtime_wasi_http::WasiHttpHooks for Hooks {
         };
         let between = options.between_bytes_timeout.unwrap_or(left).min(left);
         let bodiless = request.method() == hyper::Method::HEAD;
-        let budget = self.budget.clone();
         let client = env.outbound.client(&env.tenant);
         Box::new(async move {
             let sent = tokio::time::timeout(first_byte, client.request(request)).await;
