@@ -68,6 +68,7 @@ async fn in_process(variants: &[Variant<'_>], data_dir: &Path) -> Vec<(f64, f64)
             data_dir: data_dir.into(),
             artifact_cache_bytes: 1 << 30,
             allow_private_networks: false,
+            vonage_api_url: None,
         })
         .unwrap(),
     );
@@ -98,6 +99,7 @@ async fn in_process(variants: &[Variant<'_>], data_dir: &Path) -> Vec<(f64, f64)
                 log: CallLog::new(4096),
                 trace: None,
                 http: if variant.http { http_env.clone() } else { None },
+                calls: None,
             };
             let ctx = Context {
                 tenant: "bench".into(),

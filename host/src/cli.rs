@@ -176,4 +176,15 @@ pub struct SimulateArgs {
     /// Pace the call with the wall clock instead of virtual time.
     #[arg(long)]
     pub real_time: bool,
+    /// Serve the Voice API's call-control endpoints for this call on ADDR (`/v1/calls`,
+    /// `/v1/calls/{uuid}` and its `/talk`, `/stream`, `/dtmf`, `/input/dtmf`): a transfer replaces
+    /// the NCCO, a hangup ends the call, a talk is heard. Give the host `vonage_api_url =
+    /// "http://ADDR"`. In virtual time the simulator waits 150 ms after each webhook for requests;
+    /// use `--real-time` for requests made later.
+    #[arg(long, value_name = "ADDR", requires = "application_key")]
+    pub api_listen: Option<SocketAddr>,
+    /// The Vonage application's key (its public key, or the private key), in PEM: each API
+    /// request's RS256 JWT must verify against it (else 401).
+    #[arg(long, value_name = "FILE", requires = "api_listen")]
+    pub application_key: Option<PathBuf>,
 }

@@ -112,6 +112,12 @@ fn resolve(args: ServeArgs) -> anyhow::Result<ServeConfig> {
     config.log_format =
         args.host.log_format.as_deref().and_then(LogFormat::parse).or(file.log_format).unwrap_or_default();
     config.allow_private_networks = file.allow_private_networks.unwrap_or(false);
+    if let Some(url) = file.vonage_api_url {
+        if !(url.starts_with("https://") || url.starts_with("http://")) || url.parse::<hyper::Uri>().is_err() {
+            anyhow::bail!("vonage_api_url {url:?} is not an http(s) URL");
+        }
+        config.vonage_api_url = Some(url);
+    }
     config.inspect = file.inspect.unwrap_or(true);
     if let Some(n) = file.inspect_records {
         config.inspect_records = n;

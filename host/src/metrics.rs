@@ -111,6 +111,20 @@ pub struct OutboundLabels {
     pub outcome: String,
 }
 
+/// Labels of a plugin's Voice API (call control) request.
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct VoiceLabels {
+    /// Tenant.
+    pub tenant: String,
+    /// App.
+    pub app: String,
+    /// `hangup`, `mute`, `transfer`, `talk`, `create`, `get`, ...
+    pub op: String,
+    /// `ok`, or why not: `not-configured`, `not-your-call`, `rate-limited`, `invalid`,
+    /// `unauthorized`, `not-found`, `api`, `timeout`, `unavailable`.
+    pub outcome: String,
+}
+
 type Histograms<L> = Family<L, Histogram, fn() -> Histogram>;
 
 fn seconds() -> Histogram {
@@ -164,6 +178,7 @@ pub struct Metrics {
     pub records_dropped: Counter,
     http: Histograms<HttpLabels>,
     outbound: Histograms<OutboundLabels>,
+    voice: Histograms<VoiceLabels>,
 }
 
 /// One webhook's figures, for [`Metrics::webhook`].
@@ -283,6 +298,13 @@ impl Metrics {
             Unit::Seconds,
             outbound.clone(),
         );
+        let voice: Histograms<VoiceLabels> = Family::new_with_constructor(seconds);
+        registry.register_with_unit(
+            "ncco_voice_api_request_duration",
+            "Plugins' call-control requests to the Voice API, by operation and outcome",
+            Unit::Seconds,
+            voice.clone(),
+        );
         Metrics {
             registry,
             webhooks,
@@ -302,6 +324,7 @@ impl Metrics {
             records_dropped,
             http,
             outbound,
+            voice,
         }
     }
 
@@ -374,6 +397,17 @@ impl Metrics {
     pub fn outbound(&self, tenant: &str, app: &str, outcome: &str, took: std::time::Duration) {
         let labels = OutboundLabels { tenant: tenant.to_owned(), app: app.to_owned(), outcome: outcome.to_owned() };
         self.outbound.get_or_create(&labels).observe(took.as_secs_f64());
+    }
+
+    /// Times one call-control request of a plugin.
+    pub fn voice(&self, tenant: &str, app: &str, op: &str, outcome: &str, took: std::time::Duration) {
+        let labels = VoiceLabels {
+            tenant: tenant.to_owned(),
+            app: app.to_owned(),
+            op: op.to_owned(),
+            outcome: outcome.to_owned(),
+        };
+        self.voice.get_or_create(&labels).observe(took.as_secs_f64());
     }
 
     /// Times one state operation.

@@ -38,6 +38,7 @@ impl Host {
             data_dir: config.data_dir.clone(),
             artifact_cache_bytes: config.artifact_cache_bytes,
             allow_private_networks: config.allow_private_networks,
+            vonage_api_url: config.vonage_api_url.clone(),
         })?);
         let backend = config.state_backend();
         let state: Arc<dyn StateStore> =

@@ -1,6 +1,6 @@
-//! Hot reload: a watch over the whole plugin tree, without a debounce. A `.wasm` or `.toml` closed
-//! after writing, renamed into place or removed (and a tenant folder created, renamed or removed)
-//! triggers a rescan at once; writes to a file only mark it as being written, so a scan never reads
+//! Hot reload: a watch over the whole plugin tree, without a debounce. A `.wasm`, `.toml`, `.key`
+//! or `.pem` file closed after writing, renamed into place or removed (and a tenant folder created,
+//! renamed or removed) triggers a rescan at once; writes to a file only mark it as being written, so a scan never reads
 //! it half-written (`registry::scan::Writes`). Events arriving while a rescan runs make one more
 //! rescan, which sees them all. A periodic rescan catches missed events; files left for later by a
 //! scan are looked at again every [`SETTLE_CHECK`].
@@ -45,7 +45,8 @@ enum Change {
 
 fn classify(kind: &EventKind, path: &Path) -> Change {
     match path.extension().and_then(|e| e.to_str()) {
-        Some("wasm" | "toml") => match kind {
+        // `.key` and `.pem`: a tenant's Vonage application key (`[vonage] private_key_file`).
+        Some("wasm" | "toml" | "key" | "pem") => match kind {
             EventKind::Modify(ModifyKind::Data(_)) => Change::Writing,
             EventKind::Create(_)
             | EventKind::Remove(_)

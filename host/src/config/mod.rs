@@ -261,6 +261,19 @@ pub struct TenantConfig {
     /// stored): each reaches this tenant's deploy API, and its calls in the inspector.
     #[serde(default)]
     pub api_token_sha256: Vec<TokenHash>,
+    /// The Vonage application the tenant's plugins control calls of (the Voice REST API).
+    pub vonage: Option<VonageApp>,
+}
+
+/// `[vonage]` of `tenant.toml`: the application whose key the host signs call-control requests
+/// with. The key never reaches a plugin.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct VonageApp {
+    /// The application's id (a UUID).
+    pub application_id: String,
+    /// Its private key (PEM, PKCS#8 or PKCS#1), relative to the tenant's folder and inside it.
+    pub private_key_file: String,
 }
 
 /// One API token, by its SHA-256: a bare hex string, or `{ name = "ci", sha256 = "<hex>" }` (the
@@ -333,6 +346,34 @@ impl TenantConfig {
                 return Err(ConfigError::new(
                     file,
                     format!("`api_token_sha256[{i}].name` must be 1 to 64 printable characters"),
+                ));
+            }
+        }
+        if let Some(v) = &config.vonage {
+            if uuid::Uuid::try_parse(&v.application_id).is_err() {
+                return Err(ConfigError::new(file, "`vonage.application_id` must be the application's UUID"));
+            }
+            let key = Path::new(&v.private_key_file);
+            let inside = key.components().all(|c| matches!(c, std::path::Component::Normal(_)));
+            if v.private_key_file.is_empty() || !inside {
+                return Err(ConfigError::new(
+                    file,
+                    "`vonage.private_key_file` must be a path inside the tenant's folder (relative, no `..`)",
+                ));
+            }
+            if config.signature_secret.is_none() {
+                return Err(ConfigError::new(
+                    file,
+                    "`[vonage]` needs `signature_secret`: call control trusts the call uuids webhooks name, so \
+                     they must be signed",
+                ));
+            }
+            if let Some(signed) = &config.application_id
+                && !signed.eq_ignore_ascii_case(&v.application_id)
+            {
+                return Err(ConfigError::new(
+                    file,
+                    "`application_id` and `vonage.application_id` name different applications",
                 ));
             }
         }
@@ -593,3 +634,51 @@ impl AppConfig {
 
 mod serve;
 pub use serve::{LogFormat, ServeConfig, ServeFile, Shares};
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn tenant(text: &str) -> Result<TenantConfig, ConfigError> {
+        TenantConfig::parse(Path::new("acme/tenant.toml"), text)
+    }
+
+    #[test]
+    fn the_vonage_application_is_an_id_and_a_key_file_inside_the_tenant_folder() {
+        let ok = tenant("signature_secret = \"0123456789abcdef\"\n[vonage]\napplication_id = \"2b2f6d9e-1c4a-4e8b-9a57-0d1c2e3f4a5b\"\nprivate_key_file = \"keys/private.key\"\n")
+            .expect("valid");
+        assert_eq!(ok.vonage.map(|v| v.private_key_file), Some("keys/private.key".into()));
+        let cases = [
+            (
+                "application_id = \"my-app\"\nprivate_key_file = \"k\"",
+                "`vonage.application_id` must be the application's UUID",
+            ),
+            (
+                "application_id = \"2b2f6d9e-1c4a-4e8b-9a57-0d1c2e3f4a5b\"\nprivate_key_file = \"../other/k\"",
+                "inside the tenant's folder",
+            ),
+            (
+                "application_id = \"2b2f6d9e-1c4a-4e8b-9a57-0d1c2e3f4a5b\"\nprivate_key_file = \"/etc/k\"",
+                "inside the tenant's folder",
+            ),
+            ("application_id = \"2b2f6d9e-1c4a-4e8b-9a57-0d1c2e3f4a5b\"", "private_key_file"),
+            ("application_id = \"2b2f6d9e-1c4a-4e8b-9a57-0d1c2e3f4a5b\"\nprivate_key_file = \"k\"\nkey = \"x\"", "key"),
+        ];
+        for (body, says) in cases {
+            let e = tenant(&format!("signature_secret = \"0123456789abcdef\"\n[vonage]\n{body}\n"))
+                .expect_err(body)
+                .to_string();
+            assert!(e.starts_with("acme/tenant.toml: ") && e.contains(says), "{body}: {e}");
+        }
+        let e = tenant(
+            "signature_secret = \"0123456789abcdef\"\napplication_id = \"00000000-0000-4000-8000-000000000000\"\n[vonage]\napplication_id = \"2b2f6d9e-1c4a-4e8b-9a57-0d1c2e3f4a5b\"\nprivate_key_file = \"k\"\n",
+        )
+        .expect_err("two applications");
+        assert!(e.to_string().contains("name different applications"), "{e}");
+        // Unsigned webhooks could name any call: call control needs them signed.
+        let e =
+            tenant("[vonage]\napplication_id = \"2b2f6d9e-1c4a-4e8b-9a57-0d1c2e3f4a5b\"\nprivate_key_file = \"k\"\n")
+                .expect_err("unsigned");
+        assert!(e.to_string().contains("`[vonage]` needs `signature_secret`"), "{e}");
+    }
+}

@@ -80,6 +80,9 @@ pub struct ServeFile {
     /// Let plugins' HTTP requests reach private, loopback and link-local addresses (default false:
     /// refused on the address dialled, whatever an app's allow-list says).
     pub allow_private_networks: Option<bool>,
+    /// Where plugins' call-control requests go (default: Vonage's API, or a call's `region_url`
+    /// when it is a Vonage host); `ncco-host simulate --api-listen` for offline tests.
+    pub vonage_api_url: Option<String>,
 }
 
 /// How log lines are written.
@@ -226,6 +229,8 @@ pub struct ServeConfig {
     pub log_format: LogFormat,
     /// Whether plugins' HTTP requests may reach private, loopback and link-local addresses.
     pub allow_private_networks: bool,
+    /// Where plugins' call-control requests go (`None`: Vonage's API).
+    pub vonage_api_url: Option<String>,
 }
 
 /// What a tenant may use of the host's shared capacity, resolved from its `tenant.toml` and the
@@ -291,6 +296,7 @@ impl ServeConfig {
             inspect_redaction: crate::inspect::Redaction::default(),
             log_format: LogFormat::Text,
             allow_private_networks: false,
+            vonage_api_url: None,
         }
     }
 }

@@ -153,6 +153,7 @@ async fn admin_apps(
                 "tenant": t.name,
                 "signing": t.config.signature_secret.is_some(),
                 "application_id": t.config.application_id,
+                "call_control": t.vonage.as_ref().map(|k| k.application_id()),
                 "served": !t.unusable,
                 "config_error": t.config_error,
                 "running": load.running,

@@ -15,6 +15,7 @@ use ncco_sdk::webhook::{AnswerRequest, CallStatus, Event, ResponseNcco, RtcEvent
 
 use super::{AppError, AppState};
 use crate::registry::{App, Tenant};
+use crate::runtime::calls;
 use crate::runtime::{Ask, Claims, Context, GuestFailure, PluginEnv, Refusal, RunSpec, Version, Webhook, held};
 use crate::signature;
 use crate::state::{CALL_STATE_GRACE, Namespace};
@@ -358,7 +359,11 @@ async fn handle_known(
         claims,
     };
     let deadline = arrived + app.config.limits.timeout;
-    let job = Job { tenant, app, version: version.clone(), deadline, priority: completed };
+    let region_url = match &parsed {
+        Parsed::Answer(a) => a.region_url.clone(),
+        _ => None,
+    };
+    let job = Job { tenant, app, version: version.clone(), deadline, priority: completed, region_url };
     let outcome = run(shared, job, ctx, &payload, conversation_uuid.as_deref(), trail).await;
     if let (Some(conversation), Some(v), true) = (&conversation_uuid, &version, answering) {
         // This call's later events and callbacks go to the version that answered it.
@@ -509,6 +514,8 @@ struct Job<'a> {
     version: Option<Arc<Version>>,
     deadline: Instant,
     priority: bool,
+    /// The answer request's `region_url`: where call control on this call goes.
+    region_url: Option<String>,
 }
 
 /// One webhook counted in its app's in-flight webhooks while it lives.
@@ -548,7 +555,7 @@ async fn run(
     conversation: Option<&str>,
     trail: &mut Trail,
 ) -> Result<Option<String>, GuestFailure> {
-    let Job { tenant, app, version, deadline, priority } = job;
+    let Job { tenant, app, version, deadline, priority, region_url } = job;
     let Some(version) = version else {
         let why = app.last_error.clone().unwrap_or_else(|| "never loaded".into());
         return Err(GuestFailure::NotLoaded(why));
@@ -568,6 +575,25 @@ async fn run(
     let admitted = runtime.scheduler().admit(&tenant.name, ask).await;
     trail.timings.wait = micros(waiting.elapsed());
     let _slot = admitted.map_err(|r| GuestFailure::Overloaded(r.to_string()))?;
+    let calls = tenant.vonage.as_ref().map(|key| {
+        if let Some(uuid) = &ctx.call_uuid {
+            // Later webhooks (and other hosts) may control this call too; this one always may.
+            let (state, tenant, app, uuid, region) =
+                (Arc::clone(&shared.state), tenant.name.clone(), app.name.clone(), uuid.clone(), region_url.clone());
+            tokio::spawn(async move { calls::remember(state.as_ref(), &tenant, &app, &uuid, region.as_deref()).await });
+        }
+        calls::CallsEnv {
+            api: Arc::clone(runtime.voice()),
+            key: Some(Arc::clone(key)),
+            state: Arc::clone(&shared.state),
+            tenant: tenant.name.clone(),
+            app: app.name.clone(),
+            app_url: ctx.app_url.clone(),
+            current: ctx.call_uuid.clone(),
+            region_url,
+            max_ncco_bytes: app.config.limits.max_ncco_bytes,
+        }
+    });
     let env = PluginEnv {
         vars: Arc::clone(&app.config.vars),
         state: Arc::clone(&shared.state),
@@ -585,6 +611,7 @@ async fn run(
             &app.name,
             &app.config.outbound,
         ),
+        calls,
     };
     let trace = env.trace.clone();
     let call_uuid = ctx.call_uuid.clone();

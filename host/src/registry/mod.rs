@@ -65,6 +65,8 @@ pub struct Tenant {
     pub config_error: Option<String>,
     /// True when `tenant.toml` never loaded: the tenant is not served.
     pub unusable: bool,
+    /// The key of its `[vonage]` application, which call control signs with.
+    pub vonage: Option<Arc<crate::runtime::calls::ApplicationKey>>,
     /// The apps by name.
     pub apps: BTreeMap<String, Arc<App>>,
     /// True when the tenant's folder is gone: kept only for its apps' calls in progress.

@@ -16,6 +16,7 @@ use sha2::{Digest, Sha256};
 
 use super::{App, Snapshot, Tenant};
 use crate::config::{AppConfig, MAX_PLUGIN_BYTES, TenantConfig};
+use crate::runtime::calls::ApplicationKey;
 use crate::runtime::{LoadError, Runtime, Version};
 
 /// Name of the per-tenant configuration file.
@@ -218,13 +219,20 @@ async fn scan_tenant(
     shared: (&Digests, &Writes),
 ) -> Tenant {
     let file = dir.join(TENANT_FILE);
-    let (config, config_error, unusable) = match read_settled(dir, &file, shared.1).await {
+    let (config, mut config_error, unusable) = match read_settled(dir, &file, shared.1).await {
         Err(ReadError::Missing) => (Arc::new(TenantConfig::default()), None, false),
         Err(ReadError::Refused(e)) => keep_tenant(before, format!("{}: {e}", file.display())),
         Ok(text) => match TenantConfig::parse(&file, &text) {
             Ok(c) => (Arc::new(c), None, false),
             Err(e) => keep_tenant(before, e.to_string()),
         },
+    };
+    let vonage = match vonage_key(dir, &file, &config, before, shared.1).await {
+        Ok(key) => key,
+        Err((kept, e)) => {
+            config_error = Some(config_error.map_or(e.clone(), |c| format!("{c}; {e}")));
+            kept
+        }
     };
     if let Some(e) = &config_error {
         tracing::error!(tenant = name, "{e}");
@@ -265,7 +273,49 @@ async fn scan_tenant(
             }
         }
     }
-    Tenant { name: name.to_owned(), config, config_error, unusable, apps, removed: false }
+    Tenant { name: name.to_owned(), config, config_error, unusable, vonage, apps, removed: false }
+}
+
+/// The key of the tenant's `[vonage]` application: the one already loaded when the file is the
+/// same, else read and checked. When it cannot be used, why, with the previous key of the same
+/// application kept.
+async fn vonage_key(
+    dir: &Path,
+    file: &Path,
+    config: &TenantConfig,
+    before: Option<&Tenant>,
+    writes: &Writes,
+) -> Result<Option<Arc<ApplicationKey>>, (Option<Arc<ApplicationKey>>, String)> {
+    let Some(app) = &config.vonage else { return Ok(None) };
+    let previous = before.and_then(|t| t.vonage.clone());
+    let kept = previous.clone().filter(|k| k.application_id() == app.application_id);
+    let path = dir.join(&app.private_key_file);
+    let refused = |why: String| {
+        let keeping = if kept.is_some() { " (keeping the key loaded before)" } else { "" };
+        (kept.clone(), format!("{}: `vonage.private_key_file` {}: {why}{keeping}", file.display(), path.display()))
+    };
+    if path.exists() && !writes.ready(&path) {
+        return Err(refused("is still being written".into()));
+    }
+    // The key may sit in a subfolder: a symlinked folder on the way must not lead to another
+    // tenant's key (the read below checks only the file itself).
+    if let (Ok(real), Ok(home)) = (std::fs::canonicalize(&path), std::fs::canonicalize(dir))
+        && !real.starts_with(&home)
+    {
+        return Err(refused("leads out of the tenant's folder: not read".into()));
+    }
+    let pem = match read_bounded(dir, &path, MAX_CONFIG_BYTES).await {
+        Ok((bytes, _)) => bytes,
+        Err(ReadError::Missing) => return Err(refused("does not exist".into())),
+        Err(ReadError::Refused(e)) => return Err(refused(e)),
+    };
+    if let Some(k) = previous.filter(|k| k.same_as(&app.application_id, &pem)) {
+        return Ok(Some(k));
+    }
+    match ApplicationKey::from_pem(&app.application_id, &pem) {
+        Ok(k) => Ok(Some(Arc::new(k))),
+        Err(e) => Err(refused(e.to_string())),
+    }
 }
 
 fn keep_tenant(before: Option<&Tenant>, error: String) -> (Arc<TenantConfig>, Option<String>, bool) {

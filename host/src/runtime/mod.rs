@@ -5,6 +5,7 @@
 
 pub mod bindings;
 mod cache;
+pub mod calls;
 mod lanes;
 mod limiter;
 pub mod outbound;
@@ -155,6 +156,7 @@ pub struct Runtime {
     /// Each tenant's fresh compiles in the last minute.
     compiles: Mutex<HashMap<String, std::collections::VecDeque<Instant>>>,
     outbound: Arc<outbound::Outbound>,
+    voice: Arc<calls::VoiceApi>,
 }
 
 impl std::fmt::Debug for Runtime {
@@ -198,6 +200,8 @@ pub struct RuntimeConfig {
     pub artifact_cache_bytes: u64,
     /// Plugins' HTTP requests may reach private, loopback and link-local addresses.
     pub allow_private_networks: bool,
+    /// Where plugins' call-control requests go (`None`: Vonage's API).
+    pub vonage_api_url: Option<String>,
 }
 
 impl Runtime {
@@ -245,7 +249,13 @@ impl Runtime {
             loaded: Mutex::default(),
             compiles: Mutex::default(),
             outbound: Arc::new(outbound::Outbound::new(rc.allow_private_networks)?),
+            voice: Arc::new(calls::VoiceApi::new(rc.vonage_api_url.as_deref(), outbound::client_tls()?)),
         })
+    }
+
+    /// The Voice API plugins' call-control requests go to.
+    pub fn voice(&self) -> &Arc<calls::VoiceApi> {
+        &self.voice
     }
 
     /// The clients plugins' HTTP requests go out through.

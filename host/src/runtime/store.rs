@@ -14,6 +14,7 @@ use wasmtime_wasi::{WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
 use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpCtxView, WasiHttpView};
 
 use super::bindings::{self, Level};
+use super::calls::Calls;
 use super::limiter::Limiter;
 use super::outbound::Hooks;
 use super::output::CallLog;
@@ -41,6 +42,8 @@ pub struct PluginEnv {
     pub trace: Option<HostTrace>,
     /// What it may reach over HTTP (`None`: nothing); handed to the store's outbound hooks.
     pub http: Option<super::outbound::HttpEnv>,
+    /// What it may do on the Voice API (`None`: nothing, every request `not-configured`).
+    pub calls: Option<super::calls::CallsEnv>,
 }
 
 /// Host calls noted per webhook at most (the rest are counted, not listed).
@@ -80,6 +83,12 @@ impl HostTrace {
     /// Notes one outbound HTTP request (`line`) and times it for `tenant`'s `app`.
     pub fn outbound(&self, tenant: &str, app: &str, outcome: &str, took: Duration, line: String) {
         self.metrics.outbound(tenant, app, outcome, took);
+        self.push(line);
+    }
+
+    /// Notes one call-control request (`line`) and times it for `tenant`'s `app`.
+    pub fn voice(&self, tenant: &str, app: &str, op: &str, outcome: &str, took: Duration, line: String) {
+        self.metrics.voice(tenant, app, op, outcome, took);
         self.push(line);
     }
 
@@ -130,6 +139,7 @@ impl PluginEnv {
             log: CallLog::new(0),
             trace: None,
             http: None,
+            calls: None,
         }
     }
 }
@@ -147,6 +157,7 @@ pub struct HostState {
     env: PluginEnv,
     http: WasiHttpCtx,
     hooks: Hooks,
+    calls: Calls,
 }
 
 impl std::fmt::Debug for HostState {
@@ -157,8 +168,8 @@ impl std::fmt::Debug for HostState {
 
 impl HostState {
     /// A fresh state: no environment variables, no preopened directories, no sockets; HTTP only as
-    /// its app's policy allows, with every request done by `http_ends_by`; stdout and stderr go to
-    /// the call's log.
+    /// its app's policy allows and call control only on its tenant's application, with every
+    /// request done by `http_ends_by`; stdout and stderr go to the call's log.
     pub fn new(env: PluginEnv, limiter: Limiter, deadline: Instant, http_ends_by: Instant) -> Self {
         let wasi = WasiCtxBuilder::new()
             .stdout(env.log.clone())
@@ -172,6 +183,7 @@ impl HostState {
         table.set_max_capacity(1000);
         let mut env = env;
         let hooks = Hooks::new(env.http.take(), env.trace.clone(), http_ends_by);
+        let calls = Calls::new(env.calls.take(), env.trace.clone(), http_ends_by);
         HostState {
             wasi,
             table,
@@ -181,7 +193,13 @@ impl HostState {
             env,
             http: WasiHttpCtx::new(),
             hooks,
+            calls,
         }
+    }
+
+    /// The webhook's call control.
+    pub(super) fn calls(&mut self) -> &mut Calls {
+        &mut self.calls
     }
 
     fn write_log(&self, level: Level, message: &str) {

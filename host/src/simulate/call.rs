@@ -3,10 +3,12 @@
 //! callbacks (§3.4), and the end of the call. Each action lives in its own file beside this one.
 
 use std::collections::VecDeque;
+use std::sync::Arc;
 
 use ncco_sdk::ncco::{Action, EventMethod, Ncco, Validator};
 use serde_json::{Map, Value};
 
+use super::api::{Command, Control, LegView};
 use super::clock::Clock;
 use super::ids::Ids;
 use super::payload::{self, Leg};
@@ -34,6 +36,11 @@ pub enum Stop {
     Deadline,
     /// The simulator gave up on the call (too many NCCOs).
     Aborted,
+    /// A call-control request (`--api-listen`) changes what the call runs: the current action is
+    /// cut and the request applied.
+    Control,
+    /// A call-control request hung the call up.
+    ApiHangup,
 }
 
 impl Stop {
@@ -41,6 +48,7 @@ impl Stop {
         match self {
             Stop::Hangup => Cut::Hangup,
             Stop::Deadline | Stop::Aborted => Cut::Deadline,
+            Stop::Control | Stop::ApiHangup => Cut::Control,
         }
     }
 }
@@ -121,7 +129,25 @@ pub struct Call<'a> {
     pub(super) prompts: Vec<super::audio::Prompt>,
     pub(super) open_recordings: Vec<OpenRecording>,
     pub(super) facts: Facts,
+    /// The Voice API's call control, with `--api-listen`.
+    pub(super) api: Option<Arc<Control>>,
+    /// A call-control request that changes what the call runs, not applied yet.
+    pub(super) redirect: Option<Command>,
 }
+
+/// What a call-control request does to the NCCO being run.
+enum Redirect {
+    /// Nothing: run on.
+    Nothing,
+    /// The NCCO is replaced.
+    Replace(Ncco),
+    /// The call ends.
+    Hangup,
+}
+
+/// With `--api-listen` in virtual time: how long the simulator waits after each webhook for the
+/// requests its server makes right after answering.
+pub const API_SETTLE: std::time::Duration = std::time::Duration::from_millis(150);
 
 /// Where an event goes: the action's `eventUrl` and method, else the application's.
 pub(super) fn method_of(m: Option<EventMethod>) -> HttpMethod {
@@ -167,6 +193,98 @@ impl<'a> Call<'a> {
             prompts: Vec::new(),
             open_recordings: Vec::new(),
             facts: Facts::default(),
+            api: None,
+            redirect: None,
+        }
+    }
+
+    /// Lets the Voice API's call control (`--api-listen`) act on this call.
+    pub fn with_api(mut self, control: Arc<Control>) -> Self {
+        control.set_leg(LegView {
+            uuid: self.leg.uuid.clone(),
+            conversation_uuid: self.leg.conversation_uuid.clone(),
+            from: self.leg.from.clone(),
+            to: self.leg.to.clone(),
+            direction: self.leg.direction,
+            status: "started".into(),
+        });
+        self.api = Some(control);
+        self
+    }
+
+    /// Puts the call-control requests that arrived on the timeline and applies those that do not
+    /// change the NCCO (a talk or a stream is heard over it); true when one that does is waiting.
+    pub(super) fn drain_api(&mut self) -> bool {
+        let Some(api) = &self.api else { return false };
+        let now = self.clock.now();
+        for arrival in api.take() {
+            self.tl.push(now, What::Api { request: arrival.request, status: arrival.status, text: arrival.text });
+            match arrival.command {
+                Some(Command::Talk(text)) => {
+                    let per_char = self.sc.audio.seconds_per_char.unwrap_or(super::audio::TALK_SECONDS_PER_CHAR);
+                    let seconds =
+                        (ncco_sdk::ncco::spoken_len(&text) as f64 * per_char).max(super::audio::TALK_MIN_SECONDS);
+                    self.facts.heard.push(text.clone());
+                    self.tl.push(
+                        now,
+                        What::Hear { source: "talk", text, seconds: Some(seconds), cut: None, played: None },
+                    );
+                }
+                Some(Command::Stream(url)) => {
+                    self.facts.heard.push(url.clone());
+                    self.tl
+                        .push(now, What::Hear { source: "stream", text: url, seconds: None, cut: None, played: None });
+                }
+                // A hangup outranks a transfer that came before it.
+                Some(c @ Command::Hangup) => self.redirect = Some(c),
+                Some(c) if c.interrupts() && !matches!(self.redirect, Some(Command::Hangup)) => self.redirect = Some(c),
+                Some(_) | None => {}
+            }
+        }
+        self.redirect.is_some()
+    }
+
+    /// Applies the waiting call-control request that changes the NCCO.
+    async fn take_redirect(&mut self) -> Redirect {
+        let now = self.clock.now();
+        match self.redirect.take() {
+            None | Some(Command::Talk(_) | Command::Stream(_) | Command::Note) => Redirect::Nothing,
+            Some(Command::Hangup) => Redirect::Hangup,
+            Some(Command::Transfer(ncco)) => {
+                self.facts.nccos += 1;
+                let actions = ncco.actions().iter().map(Action::name).collect();
+                let entry = What::Ncco {
+                    number: self.facts.nccos,
+                    from: "a call-control transfer".into(),
+                    replaces: true,
+                    actions,
+                    ncco: ncco.to_value(),
+                };
+                self.tl.push(now, entry);
+                Redirect::Replace(ncco)
+            }
+            Some(Command::TransferUrl(url)) => {
+                let c = &self.sc.call;
+                let payload = payload::answer(
+                    &self.leg,
+                    c.from_user.as_deref(),
+                    c.endpoint_type.as_deref().unwrap_or(if c.from_user.is_some() { "app" } else { "phone" }),
+                    c.region_url.as_deref().unwrap_or(DEFAULT_REGION_URL),
+                    c.custom_data.as_ref(),
+                    &c.sip_headers,
+                );
+                let req = Request {
+                    label: "transfer".into(),
+                    url,
+                    method: HttpMethod::Get,
+                    payload,
+                    kind: Kind::Instruction,
+                };
+                match self.instruct(req).await {
+                    Some(ncco) => Redirect::Replace(ncco),
+                    None => Redirect::Nothing,
+                }
+            }
         }
     }
 
@@ -211,6 +329,17 @@ impl<'a> Call<'a> {
         }
         let mut queue: VecDeque<Action> = ncco.0.into();
         let stopped = loop {
+            if self.drain_api() {
+                match self.take_redirect().await {
+                    Redirect::Hangup => break Some(Stop::ApiHangup),
+                    Redirect::Replace(ncco) => {
+                        self.resolve_prompts(self.clock.now(), Cut::Control);
+                        queue = ncco.0.into();
+                        continue;
+                    }
+                    Redirect::Nothing => {}
+                }
+            }
             let Some(action) = queue.pop_front() else { break None };
             match self.execute(action).await {
                 Ok(Flow::Next) => {}
@@ -222,9 +351,18 @@ impl<'a> Call<'a> {
                 }
                 Ok(Flow::Replace(ncco)) => queue = ncco.0.into(),
                 Ok(Flow::Transferred) => match self.hangup_at {
-                    Some(_) => break self.wait_until(f64::INFINITY).await.err(),
-                    None => return self.stop_following(),
+                    Some(_) => match self.wait_until(f64::INFINITY).await.err() {
+                        // A call-control request: applied at the top of the loop.
+                        Some(Stop::Control) => {}
+                        stopped => break stopped,
+                    },
+                    None => {
+                        self.drain_api();
+                        return self.stop_following();
+                    }
                 },
+                // The request is applied at the top of the loop.
+                Err(Stop::Control) => {}
                 Err(stop) => break Some(stop),
             }
         };
@@ -234,7 +372,12 @@ impl<'a> Call<'a> {
             Some(Stop::Hangup) => self.end_call("the caller hung up".into(), "user").await,
             Some(Stop::Deadline) => self.end_call("the call reached its longest duration".into(), "platform").await,
             Some(Stop::Aborted) => self.end_call("the simulator stopped the call".into(), "platform").await,
+            Some(Stop::ApiHangup | Stop::Control) => {
+                self.end_call("hung up by call control (the Voice API)".into(), "platform").await;
+            }
         }
+        // Requests that came during the last webhooks are shown, and later ones refused.
+        self.drain_api();
     }
 
     /// After a transfer without a scripted hangup: the target conversation's NCCO controls the leg,
@@ -265,6 +408,9 @@ impl<'a> Call<'a> {
             None => "the caller stays until the call ends".to_owned(),
         };
         self.tl.push(self.answered_at, What::Call { event: "answered".into(), text });
+        if let Some(api) = &self.api {
+            api.set_status("answered");
+        }
         let event = payload::answered(&self.leg, self.clock.iso(self.answered_at));
         self.app_event("status answered", event).await;
     }
@@ -316,6 +462,9 @@ impl<'a> Call<'a> {
     /// caller's hangup or the call's time limit.
     pub(super) async fn wait_until(&mut self, t: f64) -> Result<(), Stop> {
         loop {
+            if self.drain_api() {
+                return Err(Stop::Control);
+            }
             let stop_at = self.hangup_at.unwrap_or(f64::INFINITY).min(self.deadline);
             let limit = t.min(stop_at);
             let due = self
@@ -331,6 +480,12 @@ impl<'a> Call<'a> {
                 self.send_recording(rec).await;
                 continue;
             }
+            if let Some(api) = self.api.clone()
+                && !self.clock.advance_or_wake(limit, &api.notify).await
+            {
+                // A request arrived: look at it, then wait on.
+                continue;
+            }
             self.clock.advance_to(limit).await;
             if t < stop_at {
                 return Ok(());
@@ -342,6 +497,9 @@ impl<'a> Call<'a> {
     /// Sends a webhook now and logs every attempt; counts a final failure.
     pub(super) async fn send(&mut self, req: &Request) -> Outcome {
         let delivery = self.sender.deliver(req).await;
+        if self.api.is_some() && !self.clock.is_paced() {
+            tokio::time::sleep(API_SETTLE).await;
+        }
         let now = self.clock.now();
         for attempt in delivery.attempts {
             self.tl.push(now, What::Webhook(attempt));
@@ -504,6 +662,9 @@ impl<'a> Call<'a> {
             network: c.network.clone().unwrap_or_else(|| DEFAULT_NETWORK.into()),
             disconnected_by: by,
         };
+        if let Some(api) = &self.api {
+            api.set_status("completed");
+        }
         let event = payload::completed(&self.leg, self.clock.iso(now), &completion);
         self.app_event("status completed", event).await;
         let mut open = std::mem::take(&mut self.open_recordings);

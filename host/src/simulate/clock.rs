@@ -35,6 +35,31 @@ impl Clock {
         }
     }
 
+    /// True when paced with the wall clock (`--real-time`).
+    pub fn is_paced(&self) -> bool {
+        self.paced_from.is_some()
+    }
+
+    /// As [`Clock::advance_to`], but in real time wakes early when `wake` is notified: then the
+    /// clock stands at the wall clock's time and the result is false.
+    pub async fn advance_or_wake(&mut self, t: f64, wake: &tokio::sync::Notify) -> bool {
+        let Some(from) = self.paced_from.filter(|_| t > self.now && t.is_finite()) else {
+            self.advance_to(t).await;
+            return true;
+        };
+        let target = tokio::time::Instant::from_std(from + Duration::from_secs_f64(t));
+        tokio::select! {
+            () = tokio::time::sleep_until(target) => {
+                self.now = t;
+                true
+            }
+            () = wake.notified() => {
+                self.now = from.elapsed().as_secs_f64().clamp(self.now, t);
+                false
+            }
+        }
+    }
+
     /// `2026-05-04T09:15:20.331Z` at call time `t`.
     pub fn iso(&self, t: f64) -> String {
         iso8601(self.epoch_ms + (t * 1000.0).round() as i64)

@@ -5,6 +5,7 @@
 //! Exit status: 0 when the call ran and every expectation held; 1 when an NCCO was invalid, the
 //! answer URL failed or an expectation failed; 2 for bad usage or an unreachable answer server.
 
+pub mod api;
 mod audio;
 mod call;
 pub mod clock;
@@ -56,6 +57,9 @@ pub struct Setup {
     pub fallback_url: Option<String>,
     /// Whether webhooks are signed.
     pub signed: bool,
+    /// Where the Voice API for this call listens (`--api-listen`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub api: Option<String>,
     /// Whether the clock was paced in real time.
     pub real_time: bool,
     /// The caller.
@@ -143,8 +147,24 @@ pub async fn simulate(args: &SimulateArgs) -> Result<Report, String> {
         args.fallback_url.clone(),
     )
     .map_err(|e| format!("cannot build the HTTP client: {e}"))?;
+    let api = match (&args.api_listen, &args.application_key) {
+        (Some(addr), Some(key_file)) => {
+            let pem = std::fs::read(key_file).map_err(|e| format!("--application-key {}: {e}", key_file.display()))?;
+            let key = api::decoding_key(&pem).map_err(|e| format!("--application-key {}: {e}", key_file.display()))?;
+            let control = api::Control::new(key, scenario.signing.application_id.clone());
+            let bound = api::serve(*addr, std::sync::Arc::clone(&control))
+                .await
+                .map_err(|e| format!("--api-listen {addr}: {e}"))?;
+            eprintln!("ncco-host simulate: the Voice API for this call is on http://{bound}");
+            Some((control, bound))
+        }
+        _ => None,
+    };
     let clock = clock::Clock::new(SystemTime::now(), args.real_time);
     let mut call = call::Call::new(&scenario, &sender, clock, event_url.clone());
+    if let Some((control, _)) = &api {
+        call = call.with_api(std::sync::Arc::clone(control));
+    }
     let leg = call.leg().clone();
     call.run(&args.answer_url).await;
     let (timeline, facts) = call.finish();
@@ -164,6 +184,7 @@ pub async fn simulate(args: &SimulateArgs) -> Result<Report, String> {
             event_url,
             fallback_url: args.fallback_url.clone(),
             signed: args.secret.is_some(),
+            api: api.as_ref().map(|(_, bound)| format!("http://{bound}")),
             real_time: args.real_time,
             from: leg.from,
             to: leg.to,
@@ -198,6 +219,9 @@ pub fn render_text(r: &Report) -> String {
     let _ = writeln!(out, "events: {}", c.event_url.as_deref().unwrap_or("(none: only actions' eventUrls get events)"));
     if let Some(f) = &c.fallback_url {
         let _ = writeln!(out, "fallback: {f}");
+    }
+    if let Some(a) = &c.api {
+        let _ = writeln!(out, "voice api: {a}");
     }
     let mut flags = Vec::new();
     if c.signed {

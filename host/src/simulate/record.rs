@@ -101,7 +101,7 @@ impl Call<'_> {
                 Ok(Flow::Next)
             }
             Err(stop) => {
-                if end == RecordingEnd::Hangup {
+                if end == RecordingEnd::Hangup && stop == super::call::Stop::Hangup {
                     self.tl.push(self.clock.now(), What::Caller { text: "hangs up after the message".into() });
                 }
                 rec.end = f64::INFINITY;

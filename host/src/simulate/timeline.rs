@@ -19,6 +19,8 @@ pub enum Cut {
     Hangup,
     /// The call reached its longest duration.
     Deadline,
+    /// A call-control request (a transfer or a hangup on the Voice API) replaced the NCCO.
+    Control,
 }
 
 /// One webhook attempt and what came back.
@@ -136,6 +138,15 @@ pub enum What {
         /// Why.
         text: String,
     },
+    /// A request to the simulator's Voice API (`--api-listen`) and its answer.
+    Api {
+        /// `PUT /v1/calls/{uuid}`, ...
+        request: String,
+        /// The HTTP status answered.
+        status: u16,
+        /// What it asked for, or why it was refused.
+        text: String,
+    },
     /// Something that fails the run: an invalid NCCO, a failed answer.
     Problem {
         /// What.
@@ -206,6 +217,7 @@ pub fn render_entry(out: &mut String, e: &Entry, base: &str) {
                 (Some(Cut::BargeIn), Some(p), _) => format!(" (cut by barge-in after {p:.1} s)"),
                 (Some(Cut::Hangup), Some(p), _) => format!(" (cut by the hangup after {p:.1} s)"),
                 (Some(Cut::Deadline), Some(p), _) => format!(" (cut at the call's time limit after {p:.1} s)"),
+                (Some(Cut::Control), Some(p), _) => format!(" (cut by call control after {p:.1} s)"),
                 (_, _, Some(s)) => format!(" ({s:.1} s)"),
                 _ if *source == "beep" => String::new(),
                 _ if *source == "music_on_hold" => " (until the conference starts)".to_owned(),
@@ -243,6 +255,7 @@ pub fn render_entry(out: &mut String, e: &Entry, base: &str) {
             ("ncco", format!("#{number} from {from}{how}: {names}\n{:>20}{json}", ""))
         }
         What::Skipped { label, text } => ("skipped", format!("{label}: {text}")),
+        What::Api { request, status, text } => ("api", format!("{request} -> {status}: {text}")),
         What::Problem { text } => ("PROBLEM", text.clone()),
         What::Note { text } => ("note", text.clone()),
     };

@@ -287,8 +287,8 @@ impl StateStore for EmbeddedStore {
         let full = ns.prefix() + key;
         let now = now_ms();
         let expires = expires_at(ttl, now);
-        // Replay records are advisory like pins: not fsynced (a crash forgets the last few seconds').
-        let durable = !matches!(ns, Namespace::Replay { .. });
+        // Replay records and seen calls are advisory like pins: not fsynced (a crash forgets the last few seconds').
+        let durable = !matches!(ns, Namespace::Replay { .. } | Namespace::Seen { .. });
         let quota = self.quota(ns);
         Box::pin(async move {
             // Check and insert in one write transaction: redb has one writer at a time.

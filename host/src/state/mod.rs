@@ -52,6 +52,13 @@ pub enum Namespace {
         /// App.
         app: String,
     },
+    /// The calls one app has seen in its webhooks (call control may reach only those); host-only.
+    Seen {
+        /// Tenant.
+        tenant: String,
+        /// App.
+        app: String,
+    },
     /// The host's own batched records of many tenants (a writer's fairness key only; holds no keys).
     Host,
     /// Signed-webhook token ids seen recently (replay protection), per tenant; host-only. The empty
@@ -69,6 +76,7 @@ impl Namespace {
             Namespace::App { tenant, .. }
             | Namespace::Call { tenant, .. }
             | Namespace::Pins { tenant, .. }
+            | Namespace::Seen { tenant, .. }
             | Namespace::Replay { tenant } => tenant,
             Namespace::Host => "",
         }
@@ -95,6 +103,7 @@ impl Namespace {
                 format!("{tenant}/{app}/call/{}/", escape_component(conversation))
             }
             Namespace::Pins { tenant, app } => format!("{tenant}/{app}/pin/"),
+            Namespace::Seen { tenant, app } => format!("{tenant}/{app}/seen/"),
             Namespace::Replay { tenant } => format!("{tenant}//jti/"),
             Namespace::Host => "/host/".to_owned(),
         }

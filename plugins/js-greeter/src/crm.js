@@ -5,7 +5,7 @@
 // Variables (app.toml [vars]): crm_url (the CRM's base URL: callers are at {crm_url}/callers/{from},
 // 200 with {"name": ...} or 404), crm_timeout_ms (default 1000).
 
-import { log, config } from 'vonage:ncco/host@0.1.1';
+import { log, config } from 'vonage:ncco/host@0.1.2';
 
 function talk(text) {
   return { action: 'talk', text };

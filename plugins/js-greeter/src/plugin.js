@@ -5,7 +5,7 @@
 // Variables (app.toml [vars]): greeting (default "Hello").
 // Callbacks: `menu` (the DTMF input); the key pressed is kept in call state and read back.
 
-import { log, config, callGet, callSet, appGet, appSet } from 'vonage:ncco/host@0.1.1';
+import { log, config, callGet, callSet, appGet, appSet } from 'vonage:ncco/host@0.1.2';
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();

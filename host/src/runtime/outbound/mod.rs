@@ -66,11 +66,7 @@ impl Outbound {
     /// Clients that verify servers against the Mozilla roots (webpki-roots) and dial private
     /// addresses only when `allow_private`.
     pub fn new(allow_private: bool) -> anyhow::Result<Self> {
-        let roots = rustls::RootCertStore { roots: webpki_roots::TLS_SERVER_ROOTS.to_vec() };
-        let tls = rustls::ClientConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
-            .with_safe_default_protocol_versions()?
-            .with_root_certificates(roots)
-            .with_no_client_auth();
+        let tls = client_tls()?;
         let lookups = Arc::new(tokio::sync::Semaphore::new(dial::MAX_LOOKUPS));
         Ok(Outbound { allow_private, tls, lookups, clients: Mutex::default() })
     }
@@ -102,6 +98,16 @@ impl Outbound {
         clients.by_tenant.insert(tenant.to_owned(), (client.clone(), now));
         client
     }
+}
+
+/// The TLS settings of the host's clients: servers verified against the Mozilla roots
+/// (webpki-roots), crypto by aws-lc-rs.
+pub fn client_tls() -> anyhow::Result<rustls::ClientConfig> {
+    let roots = rustls::RootCertStore { roots: webpki_roots::TLS_SERVER_ROOTS.to_vec() };
+    Ok(rustls::ClientConfig::builder_with_provider(Arc::new(rustls::crypto::aws_lc_rs::default_provider()))
+        .with_safe_default_protocol_versions()?
+        .with_root_certificates(roots)
+        .with_no_client_auth())
 }
 
 /// The TLS connector with one limit on the whole connection set-up (lookup, TCP, TLS): hyper-util
