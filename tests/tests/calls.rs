@@ -12,7 +12,9 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
-use ncco_tests::{Backend, Canned, HostProcess, Seen, get, ncco_host_bin, plugin_wasm, post, workspace_root};
+use ncco_tests::{
+    Backend, Canned, HostProcess, RedisServer, Seen, get, ncco_host_bin, plugin_wasm, post, workspace_root,
+};
 use serde_json::{Value, json};
 
 /// The test application (its keys are in tests/fixtures/vonage).
@@ -40,6 +42,11 @@ type Apps<'a> = &'a [(&'a str, &'a str, &'a str)];
 
 impl Served {
     fn start(api_url: &str, tenants: &[(&str, bool, Apps<'_>)]) -> Served {
+        Self::start_with(api_url, tenants, &[])
+    }
+
+    /// As [`Served::start`], with more arguments for `serve`.
+    fn start_with(api_url: &str, tenants: &[(&str, bool, Apps<'_>)], extra: &[&str]) -> Served {
         let plugins = tempfile::tempdir().unwrap();
         for (tenant, vonage, apps) in tenants {
             let dir = plugins.path().join(tenant);
@@ -59,7 +66,9 @@ impl Served {
         let data = tempfile::tempdir().unwrap();
         let config = data.path().join("serve.toml");
         std::fs::write(&config, format!("vonage_api_url = \"{api_url}\"\n")).unwrap();
-        let host = HostProcess::start(plugins.path(), data.path(), &["--config", config.to_str().unwrap()]).unwrap();
+        let mut args = vec!["--config", config.to_str().unwrap()];
+        args.extend_from_slice(extra);
+        let host = HostProcess::start(plugins.path(), data.path(), &args).unwrap();
         Served { host, plugins, _data: data }
     }
 
@@ -595,4 +604,34 @@ fn a_key_that_cannot_sign_keeps_the_last_good_one_and_a_new_key_is_live_without_
         jsonwebtoken::decode::<Value>(auth, &old, &Validation::new(Algorithm::RS256)).is_err(),
         "the old key signed it"
     );
+}
+
+#[test]
+fn hosts_on_one_redis_share_the_applications_rate() {
+    let redis = RedisServer::start().unwrap();
+    let api = fake_api(200, r#"{"message":"Talk started","uuid":"x"}"#);
+    let talks = controller("op = \"talk\"\ntext = \"Still there?\"\nrepeat = 10");
+    let warm = controller("");
+    let apps = [("talks", "controller", talks.as_str()), ("warm", "controller", warm.as_str())];
+    let tenants = [("acme", true, &apps[..])];
+    let (a, b) = (
+        Served::start_with(&api.base_url, &tenants, &["--state", &redis.url]),
+        Served::start_with(&api.base_url, &tenants, &["--state", &redis.url]),
+    );
+    // Both hosts have their plugins loaded (no requests), then both answer within one second.
+    for host in [&a, &b] {
+        host.answer("acme", "warm", "fafa0007-0000-4000-8000-000000000000");
+        host.answer("acme", "talks", "fafa0007-0000-4000-8000-0000000000ff");
+    }
+    std::thread::sleep(Duration::from_millis(1100));
+    let into_second = Duration::from_nanos(u64::from(
+        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().subsec_nanos(),
+    ));
+    std::thread::sleep(Duration::from_secs(1).saturating_sub(into_second) + Duration::from_millis(20));
+    let first = a.said("acme", "talks", "fafa0007-0000-4000-8000-000000000001");
+    let second = b.said("acme", "talks", "fafa0007-0000-4000-8000-000000000002");
+    let ok = |said: &[String]| said.iter().filter(|s| *s == "ok").count();
+    assert_eq!(ok(&first), 10, "{first:?}");
+    assert_eq!(ok(&second), 5, "the second host counted only its own: {second:?}");
+    assert!(second.iter().filter(|s| s.starts_with("rate-limited")).count() == 5, "{second:?}");
 }

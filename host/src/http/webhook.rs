@@ -592,6 +592,7 @@ async fn run(
             current: ctx.call_uuid.clone(),
             region_url,
             max_ncco_bytes: app.config.limits.max_ncco_bytes,
+            shared_rates: shared.state_backend == "redis",
         }
     });
     let env = PluginEnv {

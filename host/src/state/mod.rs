@@ -59,6 +59,12 @@ pub enum Namespace {
         /// App.
         app: String,
     },
+    /// Call-control requests of a tenant's Vonage application per second, counted by every host on
+    /// a shared backend (the Voice API's rates); host-only.
+    Rate {
+        /// Tenant.
+        tenant: String,
+    },
     /// The host's own batched records of many tenants (a writer's fairness key only; holds no keys).
     Host,
     /// Signed-webhook token ids seen recently (replay protection), per tenant; host-only. The empty
@@ -77,6 +83,7 @@ impl Namespace {
             | Namespace::Call { tenant, .. }
             | Namespace::Pins { tenant, .. }
             | Namespace::Seen { tenant, .. }
+            | Namespace::Rate { tenant }
             | Namespace::Replay { tenant } => tenant,
             Namespace::Host => "",
         }
@@ -105,6 +112,7 @@ impl Namespace {
             Namespace::Pins { tenant, app } => format!("{tenant}/{app}/pin/"),
             Namespace::Seen { tenant, app } => format!("{tenant}/{app}/seen/"),
             Namespace::Replay { tenant } => format!("{tenant}//jti/"),
+            Namespace::Rate { tenant } => format!("{tenant}//rate/"),
             Namespace::Host => "/host/".to_owned(),
         }
     }

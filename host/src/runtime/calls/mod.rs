@@ -4,7 +4,7 @@
 //! with a cached RS256 application token. A plugin may control only calls its app has seen in its
 //! own webhooks (the webhook's `uuid`, remembered per app for as long as call state lives, and
 //! calls it created); anything else is `not-your-call` and never reaches the API. Requests are
-//! counted against the Voice API's rates per application ([`rate`]), end before the webhook's
+//! counted against the Voice API's rates per application ([`rate`]; on Redis, by all hosts), end before the webhook's
 //! deadline, and are noted on the call and timed in the metrics. A transfer's NCCO is validated by
 //! the model exactly as an answer is.
 
@@ -143,6 +143,9 @@ pub struct CallsEnv {
     pub region_url: Option<String>,
     /// The app's NCCO size cap, for transfers and new calls.
     pub max_ncco_bytes: u64,
+    /// True when the state backend is shared by several hosts (Redis): the rates are then counted
+    /// there too, so they hold for the application, not for each host.
+    pub shared_rates: bool,
 }
 
 /// One webhook's call control: its environment, when every request must be done, and its notes.
@@ -203,14 +206,18 @@ impl Calls {
         };
         let region = looked_up?;
         let class = if op.method == Method::POST && op.uuid.is_none() { Class::Create } else { Class::Other };
-        env.api.rates.admit(&env.tenant, key.application_id(), class).map_err(|wait| {
-            let cap = if class == Class::Create { CREATES_PER_SECOND } else { OTHERS_PER_SECOND };
-            let what = if class == Class::Create { "call creations" } else { "requests" };
+        let cap = if class == Class::Create { CREATES_PER_SECOND } else { OTHERS_PER_SECOND };
+        let what = if class == Class::Create { "call creations" } else { "requests" };
+        let limited = |wait: Duration| {
             CallError::RateLimited(format!(
                 "over the Voice API's {cap} {what} a second for this application: try again in {} ms",
                 wait.as_millis().max(1)
             ))
-        })?;
+        };
+        env.api.rates.admit(&env.tenant, key.application_id(), class).map_err(limited)?;
+        if env.shared_rates {
+            self.admit_shared(env, key.application_id(), class, cap).await.map_err(limited)?;
+        }
         let left = self.ends_by.saturating_duration_since(Instant::now());
         if left.is_zero() {
             return Err(CallError::Timeout);
@@ -254,6 +261,29 @@ impl Calls {
             404 => Err(CallError::NotFound(detail(status, &body))),
             429 => Err(CallError::RateLimited(format!("the Voice API answered {}", detail(status, &body)))),
             _ => Err(CallError::Api(ApiError { status, detail: detail(status, &body) })),
+        }
+    }
+
+    /// Counts the request in this second's count of the application, shared by every host on the
+    /// backend; how long until the next second when the count is over `cap`. A backend that cannot
+    /// count lets the request go (this host's own count still holds).
+    async fn admit_shared(&self, env: &CallsEnv, application: &str, class: Class, cap: usize) -> Result<(), Duration> {
+        let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
+        let second = now.as_secs();
+        let key = format!("{application}/{}/{second}", if class == Class::Create { "create" } else { "other" });
+        let ns = Namespace::Rate { tenant: env.tenant.clone() };
+        let left = self.ends_by.saturating_duration_since(Instant::now());
+        let counted = tokio::time::timeout(left, env.state.increment(&ns, &key, 1, Some(Duration::from_secs(5)))).await;
+        match counted {
+            Ok(Ok(Some(n))) if usize::try_from(n).unwrap_or(usize::MAX) > cap => {
+                Err(Duration::from_secs(1).saturating_sub(Duration::from_nanos(u64::from(now.subsec_nanos()))))
+            }
+            Ok(Ok(_)) => Ok(()),
+            Ok(Err(e)) => {
+                tracing::warn!(tenant = %env.tenant, "cannot count the Voice API rate on the shared backend: {e}");
+                Ok(())
+            }
+            Err(_) => Ok(()),
         }
     }
 
