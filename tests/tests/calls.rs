@@ -188,6 +188,8 @@ fn only_calls_the_apps_own_webhooks_named_can_be_controlled() {
     let later = "bbbb0002-0000-4000-8000-00000000a7e2";
     let hangup_victim = controller(&format!("op = \"hangup\"\nuuid = \"{victim}\""));
     let hangup_later = controller(&format!("op = \"hangup\"\nuuid = \"{later}\""));
+    let member = "bbbb0002-0000-4000-8000-0000000f00d5";
+    let mute_member = controller(&format!("op = \"mute\"\nuuid = \"{member}\""));
     let served = Served::start(
         &api.base_url,
         &[
@@ -198,6 +200,7 @@ fn only_calls_the_apps_own_webhooks_named_can_be_controlled() {
                     ("ctl", "controller", &hangup_victim),
                     ("later", "controller", &hangup_later),
                     ("other", "controller", &controller("")),
+                    ("member", "controller", &mute_member),
                 ],
             ),
             ("globex", true, &[("sees", "controller", &controller(""))]),
@@ -228,6 +231,23 @@ fn only_calls_the_apps_own_webhooks_named_can_be_controlled() {
     let seen = api.requests();
     assert_eq!(seen.len(), 1, "{seen:?}");
     assert_eq!(seen[0].path, format!("/v1/calls/{later}"));
+
+    // A leg named by a Conversation API member event is the app's too (a moderator's plugin may
+    // mute a participant it saw join).
+    let event =
+        json!({ "type": "member:joined", "conversation_id": "CON-bbbb0002", "timestamp": "2026-12-02T10:00:00.000Z",
+        "body": { "channel": { "type": "phone", "id": member, "leg_ids": [member] } } })
+        .to_string();
+    let auth = bearer(event.as_bytes());
+    let headers = [("content-type", "application/json"), ("authorization", auth.as_str())];
+    let r = post(&served.host.url("/acme/member/rtc"), &event, &headers).unwrap();
+    assert!(r.status < 300, "{}", r.body);
+    let until = Instant::now() + Duration::from_secs(10);
+    while served.said("acme", "member", "bbbb0002-0000-4000-8000-000000000003") != ["ok"] {
+        assert!(Instant::now() < until, "the member's leg never became controllable");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert_eq!(api.requests().last().unwrap().path, format!("/v1/calls/{member}"));
 }
 
 #[test]

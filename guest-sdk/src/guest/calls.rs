@@ -2,7 +2,8 @@
 //! call, DTMF, and new outbound calls. The host signs each request with the tenant's Vonage
 //! application key (`[vonage]` in `tenant.toml`); the plugin never sees the key or the token.
 //!
-//! Only calls this app has seen in its own webhooks (each webhook's `uuid`, and calls it created)
+//! Only calls this app has seen in its own webhooks (each webhook's `uuid`, the legs of Conversation
+//! API member events, and calls it created)
 //! can be controlled; another call is [`CallError::NotYourCall`] and never reaches the API. The
 //! host keeps the Voice API's rates per application (3 creations and 15 other requests a second;
 //! past them, [`CallError::RateLimited`]).

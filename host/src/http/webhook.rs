@@ -81,6 +81,25 @@ impl Parsed {
         }
     }
 
+    /// Call legs a Conversation API event names (`body.channel.id` and `leg_ids` of a member
+    /// event), which call control may then reach; ids not shaped like Vonage's are left out.
+    fn legs(&self) -> Vec<String> {
+        let Parsed::Rtc(r) = self else { return Vec::new() };
+        let Some(channel) = r.body.as_ref().and_then(|b| b.get("channel")) else { return Vec::new() };
+        let listed = channel.get("leg_ids").and_then(serde_json::Value::as_array).into_iter().flatten();
+        let mut legs: Vec<String> = std::iter::once(channel.get("id"))
+            .flatten()
+            .chain(listed)
+            .filter_map(serde_json::Value::as_str)
+            .filter(|id| valid_id(id))
+            .map(str::to_owned)
+            .take(MAX_RTC_LEGS)
+            .collect();
+        legs.sort();
+        legs.dedup();
+        legs
+    }
+
     fn ids(&self) -> (Option<String>, Option<String>) {
         match self {
             Parsed::Answer(a) => (a.uuid.clone(), a.conversation_uuid.clone()),
@@ -363,7 +382,8 @@ async fn handle_known(
         Parsed::Answer(a) => a.region_url.clone(),
         _ => None,
     };
-    let job = Job { tenant, app, version: version.clone(), deadline, priority: completed, region_url };
+    let legs = parsed.legs();
+    let job = Job { tenant, app, version: version.clone(), deadline, priority: completed, region_url, legs };
     let outcome = run(shared, job, ctx, &payload, conversation_uuid.as_deref(), trail).await;
     if let (Some(conversation), Some(v), true) = (&conversation_uuid, &version, answering) {
         // This call's later events and callbacks go to the version that answered it.
@@ -516,7 +536,12 @@ struct Job<'a> {
     priority: bool,
     /// The answer request's `region_url`: where call control on this call goes.
     region_url: Option<String>,
+    /// Other call legs the webhook names (a member event's channel).
+    legs: Vec<String>,
 }
+
+/// Legs of one Conversation API event remembered for call control, at most.
+const MAX_RTC_LEGS: usize = 8;
 
 /// One webhook counted in its app's in-flight webhooks while it lives.
 struct InFlight(Arc<std::sync::atomic::AtomicUsize>);
@@ -555,7 +580,7 @@ async fn run(
     conversation: Option<&str>,
     trail: &mut Trail,
 ) -> Result<Option<String>, GuestFailure> {
-    let Job { tenant, app, version, deadline, priority, region_url } = job;
+    let Job { tenant, app, version, deadline, priority, region_url, legs } = job;
     let Some(version) = version else {
         let why = app.last_error.clone().unwrap_or_else(|| "never loaded".into());
         return Err(GuestFailure::NotLoaded(why));
@@ -576,11 +601,18 @@ async fn run(
     trail.timings.wait = micros(waiting.elapsed());
     let _slot = admitted.map_err(|r| GuestFailure::Overloaded(r.to_string()))?;
     let calls = tenant.vonage.as_ref().map(|key| {
-        if let Some(uuid) = &ctx.call_uuid {
-            // Later webhooks (and other hosts) may control this call too; this one always may.
-            let (state, tenant, app, uuid, region) =
-                (Arc::clone(&shared.state), tenant.name.clone(), app.name.clone(), uuid.clone(), region_url.clone());
-            tokio::spawn(async move { calls::remember(state.as_ref(), &tenant, &app, &uuid, region.as_deref()).await });
+        let named =
+            ctx.call_uuid.iter().map(|u| (u.clone(), region_url.clone())).chain(legs.into_iter().map(|l| (l, None)));
+        let named: Vec<(String, Option<String>)> = named.collect();
+        if !named.is_empty() {
+            // Later webhooks (and other hosts) may control these calls too; this one always may
+            // control its own.
+            let (state, tenant, app) = (Arc::clone(&shared.state), tenant.name.clone(), app.name.clone());
+            tokio::spawn(async move {
+                for (uuid, region) in named {
+                    calls::remember(state.as_ref(), &tenant, &app, &uuid, region.as_deref()).await;
+                }
+            });
         }
         calls::CallsEnv {
             api: Arc::clone(runtime.voice()),
