@@ -13,14 +13,14 @@
 //! input result), and the answer webhook is better answered with the NCCO itself.
 //!
 //! ```no_run
-//! use ncco_sdk::guest::calls::{self, Talk};
-//! use ncco_sdk::ncco::{Conversation, Ncco};
+//! use ncco_sdk::guest::calls;
+//! use ncco_sdk::ncco::{Conversation, Ncco, Talk};
 //! # fn main() -> Result<(), calls::CallError> {
 //! # let waiting_caller = "aaaaaaaa-bbbb-4ccc-8ddd-eeeeeeeeeeee";
 //! // An agent joined: take the waiting caller out of the hold music into the agent's conversation.
 //! calls::transfer(waiting_caller, &Ncco::new().talk("Connecting you now.").then(Conversation::new("agent-7")))?;
 //! // Tell another leg something without changing its NCCO.
-//! calls::talk(waiting_caller, Talk::new("You are next.").language("en-GB"))?;
+//! calls::talk(waiting_caller, &Talk::new("You are next.").language("en-GB"))?;
 //! # Ok(())
 //! # }
 //! ```
@@ -28,7 +28,7 @@
 use std::fmt;
 
 use super::bindings::vonage::ncco::calls as wit;
-use crate::ncco::{Endpoint, Ncco};
+use crate::ncco::{Endpoint, Ncco, Stream, Talk};
 
 /// Why a call-control request did not happen.
 #[derive(Debug, Clone, PartialEq)]
@@ -137,57 +137,16 @@ pub fn transfer_to_app(uuid: &str, path: &str) -> Result<()> {
     Ok(wit::transfer_to_app(uuid, path)?)
 }
 
-/// Text to speak into a call (see [`talk`]).
-#[derive(Debug, Clone, PartialEq, Default)]
-pub struct Talk {
-    text: String,
-    language: Option<String>,
-    style: Option<u32>,
-    premium: Option<bool>,
-    loop_count: Option<u32>,
-    level: Option<f32>,
-}
-
-impl Talk {
-    /// Speaks `text` once.
-    pub fn new(text: impl Into<String>) -> Self {
-        Talk { text: text.into(), ..Talk::default() }
-    }
-    /// The language (`en-GB`, ...).
-    pub fn language(mut self, language: impl Into<String>) -> Self {
-        self.language = Some(language.into());
-        self
-    }
-    /// The voice style of the language.
-    pub fn style(mut self, style: u32) -> Self {
-        self.style = Some(style);
-        self
-    }
-    /// The premium voice.
-    pub fn premium(mut self, premium: bool) -> Self {
-        self.premium = Some(premium);
-        self
-    }
-    /// Times to repeat; 0 until stopped.
-    pub fn loop_count(mut self, times: u32) -> Self {
-        self.loop_count = Some(times);
-        self
-    }
-    /// Volume, -1 to 1.
-    pub fn level(mut self, level: f32) -> Self {
-        self.level = Some(level);
-        self
-    }
-}
-
-/// Speaks into the call (over its NCCO, which goes on).
-pub fn talk(uuid: &str, talk: Talk) -> Result<()> {
+/// Speaks into the call, over its NCCO (which goes on): the NCCO action's `text`, `language`,
+/// `style`, `premium`, `loop` (0 until [`stop_talk`]) and `level` (`bargeIn` has no meaning here).
+/// The host checks it with the model's rules for a `talk`.
+pub fn talk(uuid: &str, talk: &Talk) -> Result<()> {
     let options = wit::TalkOptions {
-        text: talk.text,
-        language: talk.language,
+        text: talk.text.clone(),
+        language: talk.language.clone(),
         style: talk.style,
         premium: talk.premium,
-        loop_count: talk.loop_count,
+        loop_count: talk.r#loop,
         level: talk.level,
     };
     Ok(wit::start_talk(uuid, &options)?)
@@ -198,10 +157,11 @@ pub fn stop_talk(uuid: &str) -> Result<()> {
     Ok(wit::stop_talk(uuid)?)
 }
 
-/// Plays `stream_url` into the call `loop_count` times (0: until stopped; `None`: once) at
-/// `level` (-1 to 1).
-pub fn stream(uuid: &str, stream_url: &str, loop_count: Option<u32>, level: Option<f32>) -> Result<()> {
-    let options = wit::StreamOptions { stream_url: vec![stream_url.to_owned()], loop_count, level };
+/// Plays audio into the call, over its NCCO: the NCCO action's `streamUrl`, `loop` (0 until
+/// [`stop_stream`]) and `level`, checked with the model's rules for a `stream`.
+pub fn stream(uuid: &str, stream: &Stream) -> Result<()> {
+    let options =
+        wit::StreamOptions { stream_url: stream.stream_url.clone(), loop_count: stream.r#loop, level: stream.level };
     Ok(wit::start_stream(uuid, &options)?)
 }
 

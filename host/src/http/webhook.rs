@@ -81,6 +81,14 @@ impl Parsed {
         }
     }
 
+    /// The answer request's `region_url`: where call control on its call goes.
+    fn region_url(&self) -> Option<String> {
+        match self {
+            Parsed::Answer(a) => a.region_url.clone(),
+            _ => None,
+        }
+    }
+
     /// Call legs a Conversation API event names (`body.channel.id` and `leg_ids` of a member
     /// event), which call control may then reach; ids not shaped like Vonage's are left out.
     fn legs(&self) -> Vec<String> {
@@ -378,12 +386,9 @@ async fn handle_known(
         claims,
     };
     let deadline = arrived + app.config.limits.timeout;
-    let region_url = match &parsed {
-        Parsed::Answer(a) => a.region_url.clone(),
-        _ => None,
-    };
-    let legs = parsed.legs();
-    let job = Job { tenant, app, version: version.clone(), deadline, priority: completed, region_url, legs };
+    let region_url = tenant.vonage.as_ref().and_then(|_| parsed.region_url());
+    remember_calls(shared, tenant, &app_name, call_uuid.as_deref(), region_url.as_deref(), &parsed);
+    let job = Job { tenant, app, version: version.clone(), deadline, priority: completed, region_url };
     let outcome = run(shared, job, ctx, &payload, conversation_uuid.as_deref(), trail).await;
     if let (Some(conversation), Some(v), true) = (&conversation_uuid, &version, answering) {
         // This call's later events and callbacks go to the version that answered it.
@@ -534,10 +539,9 @@ struct Job<'a> {
     version: Option<Arc<Version>>,
     deadline: Instant,
     priority: bool,
-    /// The answer request's `region_url`: where call control on this call goes.
+    /// The answer request's `region_url` (for a tenant with call control): where call control on
+    /// this call goes.
     region_url: Option<String>,
-    /// Other call legs the webhook names (a member event's channel).
-    legs: Vec<String>,
 }
 
 /// Legs of one Conversation API event remembered for call control, at most.
@@ -565,6 +569,49 @@ impl Drop for InFlight {
     }
 }
 
+/// Remembers, for a tenant with call control, the calls this webhook names (its own, with the
+/// answer's `region_url`, and the legs of a Conversation API event), so later webhooks of the app
+/// may control them; written off the webhook's path, whether or not the plugin then runs.
+fn remember_calls(
+    shared: &AppState,
+    tenant: &Tenant,
+    app: &str,
+    call_uuid: Option<&str>,
+    region_url: Option<&str>,
+    parsed: &Parsed,
+) {
+    if tenant.vonage.is_none() {
+        return;
+    }
+    let own = call_uuid.map(|u| (u.to_owned(), region_url.map(str::to_owned)));
+    let named: Vec<(String, Option<String>)> =
+        own.into_iter().chain(parsed.legs().into_iter().map(|l| (l, None))).collect();
+    shared.registry.runtime().voice().remember(&shared.state, &tenant.name, app, named);
+}
+
+/// What the webhook's plugin may do on the Voice API: nothing for a tenant without `[vonage]`.
+fn call_control(
+    shared: &AppState,
+    tenant: &Tenant,
+    app: &App,
+    ctx: &Context,
+    region_url: Option<String>,
+) -> Option<calls::CallsEnv> {
+    let key = tenant.vonage.as_ref()?;
+    Some(calls::CallsEnv {
+        api: Arc::clone(shared.registry.runtime().voice()),
+        key: Arc::clone(key),
+        state: Arc::clone(&shared.state),
+        tenant: tenant.name.clone(),
+        app: app.name.clone(),
+        app_url: ctx.app_url.clone(),
+        current: ctx.call_uuid.clone(),
+        region_url,
+        max_ncco_bytes: app.config.limits.max_ncco_bytes,
+        shared_rates: shared.state_backend == "redis",
+    })
+}
+
 /// How long before its deadline a webhook must start: a call admitted later would only be cut off.
 fn start_margin(timeout: Duration) -> Duration {
     (timeout / 4).min(Duration::from_millis(100))
@@ -580,7 +627,7 @@ async fn run(
     conversation: Option<&str>,
     trail: &mut Trail,
 ) -> Result<Option<String>, GuestFailure> {
-    let Job { tenant, app, version, deadline, priority, region_url, legs } = job;
+    let Job { tenant, app, version, deadline, priority, region_url } = job;
     let Some(version) = version else {
         let why = app.last_error.clone().unwrap_or_else(|| "never loaded".into());
         return Err(GuestFailure::NotLoaded(why));
@@ -600,33 +647,6 @@ async fn run(
     let admitted = runtime.scheduler().admit(&tenant.name, ask).await;
     trail.timings.wait = micros(waiting.elapsed());
     let _slot = admitted.map_err(|r| GuestFailure::Overloaded(r.to_string()))?;
-    let calls = tenant.vonage.as_ref().map(|key| {
-        let named =
-            ctx.call_uuid.iter().map(|u| (u.clone(), region_url.clone())).chain(legs.into_iter().map(|l| (l, None)));
-        let named: Vec<(String, Option<String>)> = named.collect();
-        if !named.is_empty() {
-            // Later webhooks (and other hosts) may control these calls too; this one always may
-            // control its own.
-            let (state, tenant, app) = (Arc::clone(&shared.state), tenant.name.clone(), app.name.clone());
-            tokio::spawn(async move {
-                for (uuid, region) in named {
-                    calls::remember(state.as_ref(), &tenant, &app, &uuid, region.as_deref()).await;
-                }
-            });
-        }
-        calls::CallsEnv {
-            api: Arc::clone(runtime.voice()),
-            key: Some(Arc::clone(key)),
-            state: Arc::clone(&shared.state),
-            tenant: tenant.name.clone(),
-            app: app.name.clone(),
-            app_url: ctx.app_url.clone(),
-            current: ctx.call_uuid.clone(),
-            region_url,
-            max_ncco_bytes: app.config.limits.max_ncco_bytes,
-            shared_rates: shared.state_backend == "redis",
-        }
-    });
     let env = PluginEnv {
         vars: Arc::clone(&app.config.vars),
         state: Arc::clone(&shared.state),
@@ -644,7 +664,7 @@ async fn run(
             &app.name,
             &app.config.outbound,
         ),
-        calls,
+        calls: call_control(shared, tenant, app, &ctx, region_url),
     };
     let trace = env.trace.clone();
     let call_uuid = ctx.call_uuid.clone();

@@ -42,7 +42,8 @@ pub struct PluginEnv {
     pub trace: Option<HostTrace>,
     /// What it may reach over HTTP (`None`: nothing); handed to the store's outbound hooks.
     pub http: Option<super::outbound::HttpEnv>,
-    /// What it may do on the Voice API (`None`: nothing, every request `not-configured`).
+    /// What it may do on the Voice API (`None`, for a tenant without `[vonage]`: every request is
+    /// `not-configured`).
     pub calls: Option<super::calls::CallsEnv>,
 }
 
@@ -183,7 +184,9 @@ impl HostState {
         table.set_max_capacity(1000);
         let mut env = env;
         let hooks = Hooks::new(env.http.take(), env.trace.clone(), http_ends_by);
-        let calls = Calls::new(env.calls.take(), env.trace.clone(), http_ends_by);
+        // Only a webhook that may use call control gets a handle on its notes for it.
+        let calls_trace = env.calls.as_ref().and(env.trace.clone());
+        let calls = Calls::new(env.calls.take(), calls_trace, http_ends_by);
         HostState {
             wasi,
             table,

@@ -201,10 +201,10 @@ pub async fn serve(addr: SocketAddr, control: Arc<Control>) -> std::io::Result<S
     let app = axum::Router::new()
         .route("/v1/calls", post(create))
         .route("/v1/calls/{uuid}", get(describe).put(modify))
-        .route("/v1/calls/{uuid}/talk", put(talk).delete(stop))
-        .route("/v1/calls/{uuid}/stream", put(stream).delete(stop))
-        .route("/v1/calls/{uuid}/dtmf", put(dtmf))
-        .route("/v1/calls/{uuid}/input/dtmf", put(subscribe).delete(stop))
+        .route("/v1/calls/{uuid}/talk", put(on_call(Put::Talk)).delete(stop))
+        .route("/v1/calls/{uuid}/stream", put(on_call(Put::Stream)).delete(stop))
+        .route("/v1/calls/{uuid}/dtmf", put(on_call(Put::Dtmf)))
+        .route("/v1/calls/{uuid}/input/dtmf", put(on_call(Put::SubscribeDtmf)).delete(stop))
         .fallback(|| async { problem(StatusCode::NOT_FOUND, "not-found", "Not Found", "No such endpoint.") })
         .with_state(control);
     tokio::spawn(async move {
@@ -216,6 +216,19 @@ pub async fn serve(addr: SocketAddr, control: Arc<Control>) -> std::io::Result<S
 }
 
 type Shared = State<Arc<Control>>;
+
+/// The handler of one [`Put`] endpoint.
+fn on_call(
+    put: Put,
+) -> impl Fn(Shared, Path<String>, HeaderMap, axum::body::Bytes) -> std::pin::Pin<Box<dyn Future<Output = Response> + Send>>
++ Clone
++ Send
++ Sync
++ 'static {
+    move |State(c), Path(uuid), headers, body| {
+        Box::pin(async move { put_on_call(&c, &uuid, &headers, &body, put).await })
+    }
+}
 
 /// Vonage's problem JSON.
 fn problem(status: StatusCode, kind: &str, title: &str, detail: &str) -> Response {
@@ -359,82 +372,67 @@ fn message(uuid: &str, text: &str) -> Response {
     (StatusCode::OK, Json(json!({ "message": text, "uuid": uuid }))).into_response()
 }
 
-async fn talk(State(c): Shared, Path(uuid): Path<String>, headers: HeaderMap, body: axum::body::Bytes) -> Response {
-    let line = line(&Method::PUT, &format!("/v1/calls/{uuid}/talk"));
-    let own = match admit(&c, &headers, &uuid, &line) {
-        Ok(own) => own,
-        Err(r) => return *r,
-    };
-    let body = match body_json(&c, &line, &body) {
-        Ok(b) => b,
-        Err(r) => return *r,
-    };
-    let Some(text) = body.get("text").and_then(Value::as_str).filter(|t| !t.trim().is_empty()) else {
-        return bad(&c, line, "a talk needs `text`", &[json!({ "name": "text", "reason": "required" })]);
-    };
-    accepted(&c, line, StatusCode::OK, format!("talk {text:?}"), Command::Talk(text.to_owned()), own);
-    message(&uuid, "Talk started")
+/// The `PUT` requests on a call that carry one required field: what each needs and does.
+#[derive(Debug, Clone, Copy)]
+enum Put {
+    Talk,
+    Stream,
+    Dtmf,
+    SubscribeDtmf,
 }
 
-async fn stream(State(c): Shared, Path(uuid): Path<String>, headers: HeaderMap, body: axum::body::Bytes) -> Response {
-    let line = line(&Method::PUT, &format!("/v1/calls/{uuid}/stream"));
-    let own = match admit(&c, &headers, &uuid, &line) {
-        Ok(own) => own,
-        Err(r) => return *r,
-    };
-    let body = match body_json(&c, &line, &body) {
-        Ok(b) => b,
-        Err(r) => return *r,
-    };
-    let Some(url) = body.get("stream_url").and_then(|u| u.get(0)).and_then(Value::as_str) else {
-        return bad(&c, line, "a stream needs `stream_url`", &[json!({ "name": "stream_url", "reason": "required" })]);
-    };
-    accepted(&c, line, StatusCode::OK, format!("stream {url}"), Command::Stream(url.to_owned()), own);
-    message(&uuid, "Stream started")
+impl Put {
+    /// The path after `/v1/calls/{uuid}`.
+    fn path(self) -> &'static str {
+        match self {
+            Put::Talk => "/talk",
+            Put::Stream => "/stream",
+            Put::Dtmf => "/dtmf",
+            Put::SubscribeDtmf => "/input/dtmf",
+        }
+    }
+
+    /// The required field, and whether it is a list (whose first entry is used).
+    fn field(self) -> (&'static str, bool) {
+        match self {
+            Put::Talk => ("text", false),
+            Put::Stream => ("stream_url", true),
+            Put::Dtmf => ("digits", false),
+            Put::SubscribeDtmf => ("event_url", true),
+        }
+    }
+
+    /// What the call gets for `value`, the timeline's words, and the answer's message.
+    fn apply(self, value: &str) -> (Command, String, &'static str) {
+        match self {
+            Put::Talk => (Command::Talk(value.to_owned()), format!("talk {value:?}"), "Talk started"),
+            Put::Stream => (Command::Stream(value.to_owned()), format!("stream {value}"), "Stream started"),
+            Put::Dtmf => (Command::Note, format!("DTMF {value:?} played into the call"), "DTMF sent"),
+            Put::SubscribeDtmf => (Command::Note, format!("asynchronous DTMF to {value}"), "DTMF subscribed"),
+        }
+    }
 }
 
-async fn dtmf(State(c): Shared, Path(uuid): Path<String>, headers: HeaderMap, body: axum::body::Bytes) -> Response {
-    let line = line(&Method::PUT, &format!("/v1/calls/{uuid}/dtmf"));
-    let own = match admit(&c, &headers, &uuid, &line) {
+/// `PUT /v1/calls/{uuid}/talk`, `/stream`, `/dtmf` and `/input/dtmf`.
+async fn put_on_call(c: &Control, uuid: &str, headers: &HeaderMap, body: &[u8], put: Put) -> Response {
+    let line = line(&Method::PUT, &format!("/v1/calls/{uuid}{}", put.path()));
+    let own = match admit(c, headers, uuid, &line) {
         Ok(own) => own,
         Err(r) => return *r,
     };
-    let body = match body_json(&c, &line, &body) {
+    let body = match body_json(c, &line, body) {
         Ok(b) => b,
         Err(r) => return *r,
     };
-    let Some(digits) = body.get("digits").and_then(Value::as_str).filter(|d| !d.is_empty()) else {
-        return bad(&c, line, "DTMF needs `digits`", &[json!({ "name": "digits", "reason": "required" })]);
+    let (field, listed) = put.field();
+    let value = body.get(field).and_then(|v| if listed { v.get(0) } else { Some(v) }).and_then(Value::as_str);
+    let Some(value) = value.filter(|v| !v.trim().is_empty()) else {
+        let detail = format!("`{field}` is required");
+        return bad(c, line, &detail, &[json!({ "name": field, "reason": "required" })]);
     };
-    accepted(&c, line, StatusCode::OK, format!("DTMF {digits:?} played into the call"), Command::Note, own);
-    message(&uuid, "DTMF sent")
-}
-
-async fn subscribe(
-    State(c): Shared,
-    Path(uuid): Path<String>,
-    headers: HeaderMap,
-    body: axum::body::Bytes,
-) -> Response {
-    let line = line(&Method::PUT, &format!("/v1/calls/{uuid}/input/dtmf"));
-    let own = match admit(&c, &headers, &uuid, &line) {
-        Ok(own) => own,
-        Err(r) => return *r,
-    };
-    let body = match body_json(&c, &line, &body) {
-        Ok(b) => b,
-        Err(r) => return *r,
-    };
-    let Some(url) = body.get("event_url").and_then(|u| u.get(0)).and_then(Value::as_str) else {
-        return bad(
-            &c,
-            line,
-            "a subscription needs `event_url`",
-            &[json!({ "name": "event_url", "reason": "required" })],
-        );
-    };
-    accepted(&c, line, StatusCode::OK, format!("asynchronous DTMF to {url}"), Command::Note, own);
-    message(&uuid, "DTMF subscribed")
+    let (command, text, said) = put.apply(value);
+    accepted(c, line, StatusCode::OK, text, command, own);
+    message(uuid, said)
 }
 
 /// `DELETE` of `/talk`, `/stream` and `/input/dtmf`.

@@ -34,9 +34,14 @@ fn looped(one: f64, times: Option<u32>) -> Option<f64> {
 impl Call<'_> {
     /// `talk`: synchronous unless `bargeIn` (or an earlier `bargeIn` not yet followed by an input).
     pub(super) async fn talk(&mut self, t: &Talk) -> Step {
-        let per_char = self.sc.audio.seconds_per_char.unwrap_or(TALK_SECONDS_PER_CHAR);
-        let one = (spoken_len(&t.text) as f64 * per_char).max(TALK_MIN_SECONDS);
+        let one = self.talk_seconds(&t.text);
         self.play("talk", t.text.clone(), looped(one, t.r#loop), t.barge_in == Some(true)).await
+    }
+
+    /// How long saying `text` once takes.
+    pub(super) fn talk_seconds(&self, text: &str) -> f64 {
+        let per_char = self.sc.audio.seconds_per_char.unwrap_or(TALK_SECONDS_PER_CHAR);
+        (spoken_len(text) as f64 * per_char).max(TALK_MIN_SECONDS)
     }
 
     /// `stream`: as `talk`, its length from `[audio]` of the scenario.

@@ -221,9 +221,7 @@ impl<'a> Call<'a> {
             self.tl.push(now, What::Api { request: arrival.request, status: arrival.status, text: arrival.text });
             match arrival.command {
                 Some(Command::Talk(text)) => {
-                    let per_char = self.sc.audio.seconds_per_char.unwrap_or(super::audio::TALK_SECONDS_PER_CHAR);
-                    let seconds =
-                        (ncco_sdk::ncco::spoken_len(&text) as f64 * per_char).max(super::audio::TALK_MIN_SECONDS);
+                    let seconds = self.talk_seconds(&text);
                     self.facts.heard.push(text.clone());
                     self.tl.push(
                         now,
@@ -264,15 +262,8 @@ impl<'a> Call<'a> {
                 Redirect::Replace(ncco)
             }
             Some(Command::TransferUrl(url)) => {
-                let c = &self.sc.call;
-                let payload = payload::answer(
-                    &self.leg,
-                    c.from_user.as_deref(),
-                    c.endpoint_type.as_deref().unwrap_or(if c.from_user.is_some() { "app" } else { "phone" }),
-                    c.region_url.as_deref().unwrap_or(DEFAULT_REGION_URL),
-                    c.custom_data.as_ref(),
-                    &c.sip_headers,
-                );
+                // Vonage fetches a transfer's URL as an answer URL.
+                let payload = self.answer_payload();
                 let req = Request {
                     label: "transfer".into(),
                     url,
@@ -609,16 +600,21 @@ impl<'a> Call<'a> {
         self.app_event("error", event).await;
     }
 
-    async fn answer(&mut self, url: &str, method: HttpMethod) -> Option<Ncco> {
+    /// The answer request's fields for this call.
+    fn answer_payload(&self) -> Map<String, Value> {
         let c = &self.sc.call;
-        let body = payload::answer(
+        payload::answer(
             &self.leg,
             c.from_user.as_deref(),
             c.endpoint_type.as_deref().unwrap_or(if c.from_user.is_some() { "app" } else { "phone" }),
             c.region_url.as_deref().unwrap_or(DEFAULT_REGION_URL),
             c.custom_data.as_ref(),
             &c.sip_headers,
-        );
+        )
+    }
+
+    async fn answer(&mut self, url: &str, method: HttpMethod) -> Option<Ncco> {
+        let body = self.answer_payload();
         let req = Request { label: "answer".into(), url: url.to_owned(), method, payload: body, kind: Kind::Answer };
         match self.send(&req).await {
             Outcome::Delivered { body, fallback } => {

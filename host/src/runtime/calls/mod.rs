@@ -40,8 +40,6 @@ pub const DEFAULT_API_URL: &str = "https://api.nexmo.com";
 pub const MAX_REQUEST_TIME: Duration = Duration::from_secs(10);
 /// Largest answer read from the Voice API.
 pub const MAX_RESPONSE_BYTES: usize = 64 * 1024;
-/// Longest text of a talk into a call (the Voice API's own limit).
-pub const MAX_TALK_CHARS: usize = 1500;
 
 type ApiClient = Client<HttpsConnector<HttpConnector>, Full<Bytes>>;
 
@@ -51,7 +49,13 @@ pub struct VoiceApi {
     configured: Option<String>,
     client: ApiClient,
     rates: rate::Rates,
+    /// Calls this host remembered lately (`tenant/app/uuid`), not written again for each of their
+    /// events; emptied when it reaches [`RECENT_CALLS`].
+    recent: Arc<std::sync::Mutex<std::collections::HashSet<String>>>,
 }
+
+/// Calls [`VoiceApi::remember`] keeps in mind before it starts again.
+const RECENT_CALLS: usize = 65_536;
 
 impl std::fmt::Debug for VoiceApi {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -73,7 +77,35 @@ impl VoiceApi {
             configured: configured.map(|u| u.trim_end_matches('/').to_owned()),
             client,
             rates: rate::Rates::default(),
+            recent: Arc::default(),
         }
+    }
+
+    /// Remembers, in a task of its own, that `tenant`'s `app` saw the calls `named` (each with its
+    /// `region_url` when the webhook gave one). A call this host stored lately is stored again only
+    /// with a region.
+    pub fn remember(&self, state: &Arc<dyn StateStore>, tenant: &str, app: &str, named: Vec<(String, Option<String>)>) {
+        let key = |uuid: &str| format!("{tenant}/{app}/{uuid}");
+        let named: Vec<(String, Option<String>)> = {
+            let recent = self.recent.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+            named.into_iter().filter(|(uuid, region)| region.is_some() || !recent.contains(&key(uuid))).collect()
+        };
+        if named.is_empty() {
+            return;
+        }
+        let (state, recent) = (Arc::clone(state), Arc::clone(&self.recent));
+        let (tenant, app) = (tenant.to_owned(), app.to_owned());
+        tokio::spawn(async move {
+            for (uuid, region) in named {
+                if remember(state.as_ref(), &tenant, &app, &uuid, region.as_deref()).await {
+                    let mut recent = recent.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+                    if recent.len() >= RECENT_CALLS {
+                        recent.clear();
+                    }
+                    recent.insert(format!("{tenant}/{app}/{uuid}"));
+                }
+            }
+        });
     }
 
     /// The base URL for a call in `region` (its `region_url`).
@@ -108,18 +140,19 @@ pub fn seen(tenant: &str, app: &str) -> Namespace {
     Namespace::Seen { tenant: tenant.to_owned(), app: app.to_owned() }
 }
 
-/// Remembers that `tenant`'s `app` saw call `uuid` in a webhook, for as long as call state lives,
+/// Stores that `tenant`'s `app` saw call `uuid` in a webhook, for as long as call state lives,
 /// with its `region_url` when the webhook gave one (an answer): a webhook without one (an event,
-/// which may come first) leaves a region already known.
-pub async fn remember(state: &dyn StateStore, tenant: &str, app: &str, uuid: &str, region: Option<&str>) {
+/// which may come first) leaves a region already known. True when it is stored.
+async fn remember(state: &dyn StateStore, tenant: &str, app: &str, uuid: &str, region: Option<&str>) -> bool {
     let (ns, ttl) = (seen(tenant, app), Some(crate::state::MAX_CALL_STATE));
     let done = match region {
         Some(region) => state.set(&ns, uuid, region.as_bytes().to_vec(), ttl).await,
         None => state.insert_new(&ns, uuid, Vec::new(), ttl).await.map(drop),
     };
-    if let Err(e) = done {
+    if let Err(e) = &done {
         tracing::warn!(tenant, app, call_uuid = uuid, "cannot remember the call for call control: {e}");
     }
+    done.is_ok()
 }
 
 /// What one webhook's plugin may do on the Voice API.
@@ -127,8 +160,8 @@ pub async fn remember(state: &dyn StateStore, tenant: &str, app: &str, uuid: &st
 pub struct CallsEnv {
     /// The host's API client.
     pub api: Arc<VoiceApi>,
-    /// The tenant's application (`None`: every request is `not-configured`).
-    pub key: Option<Arc<ApplicationKey>>,
+    /// The tenant's application.
+    pub key: Arc<ApplicationKey>,
     /// Where seen calls are remembered.
     pub state: Arc<dyn StateStore>,
     /// Tenant.
@@ -196,7 +229,7 @@ impl Calls {
 
     async fn try_send(&self, op: &Op) -> Result<Bytes, CallError> {
         let env = self.env.as_ref().ok_or(CallError::NotConfigured)?;
-        let key = env.key.as_ref().ok_or(CallError::NotConfigured)?;
+        let key = &env.key;
         let looked_up = match &op.uuid {
             Some(uuid) => {
                 let left = self.ends_by.saturating_duration_since(Instant::now());
@@ -236,15 +269,12 @@ impl Calls {
         }
         let request = request.body(Full::new(body)).map_err(|e| CallError::Invalid(format!("bad request: {e}")))?;
         let exchange = async {
-            let response = env.api.client.request(request).await.map_err(|e| {
-                let mut text = e.to_string();
-                let mut source = std::error::Error::source(&e);
-                while let Some(s) = source {
-                    text = format!("{text}: {s}");
-                    source = s.source();
-                }
-                CallError::Unavailable(text)
-            })?;
+            let response = env
+                .api
+                .client
+                .request(request)
+                .await
+                .map_err(|e| CallError::Unavailable(super::outbound::describe(&e)))?;
             let status = response.status().as_u16();
             let body = http_body_util::Limited::new(response.into_body(), MAX_RESPONSE_BYTES)
                 .collect()
@@ -385,11 +415,19 @@ fn detail(status: u16, body: &[u8]) -> String {
     if said.is_empty() { status.to_string() } else { format!("{status} {said}") }
 }
 
-fn check_level(level: Option<f32>) -> Result<(), CallError> {
-    match level {
-        Some(l) if !(-1.0..=1.0).contains(&l) => Err(CallError::Invalid(format!("level {l} is outside -1 to 1"))),
-        _ => Ok(()),
+/// `action` (a talk or a stream into a live call) checked by the model's rules for the same NCCO
+/// action: the text's length, the level's range, the URLs.
+fn check_action(action: impl Into<ncco_sdk::ncco::Action>) -> Result<(), CallError> {
+    let report = ncco_sdk::ncco::Ncco::new().then(action).validate();
+    if report.is_valid() {
+        return Ok(());
     }
+    let problems: Vec<String> = report
+        .errors
+        .iter()
+        .map(|p| format!("{}: {}", p.pointer.strip_prefix("/0").unwrap_or(&p.pointer), p.message))
+        .collect();
+    Err(CallError::Invalid(problems.join("; ")))
 }
 
 impl CallsHost for HostState {
@@ -437,29 +475,18 @@ impl CallsHost for HostState {
     }
 
     async fn start_talk(&mut self, uuid: String, o: TalkOptions) -> Result<(), CallError> {
-        let chars = o.text.chars().count();
-        if o.text.trim().is_empty() || chars > MAX_TALK_CHARS {
-            return Err(CallError::Invalid(format!(
-                "a talk's text is 1 to {MAX_TALK_CHARS} characters, this is {chars}"
-            )));
-        }
-        check_level(o.level)?;
-        let mut body = json!({ "text": o.text });
-        if let Some(v) = o.language {
-            body["language"] = json!(v);
-        }
-        if let Some(v) = o.style {
-            body["style"] = json!(v);
-        }
-        if let Some(v) = o.premium {
-            body["premium"] = json!(v);
-        }
-        if let Some(v) = o.loop_count {
-            body["loop"] = json!(v);
-        }
-        if let Some(v) = o.level {
-            body["level"] = json!(v);
-        }
+        let talk = ncco_sdk::ncco::Talk {
+            text: o.text,
+            r#loop: o.loop_count,
+            level: o.level,
+            language: o.language,
+            style: o.style,
+            premium: o.premium,
+            ..Default::default()
+        };
+        // The REST body's keys are the NCCO action's (`text`, `loop`, `level`, `language`, ...).
+        let body = serde_json::to_value(&talk).map_err(|e| CallError::Invalid(e.to_string()))?;
+        check_action(talk)?;
         self.calls().send(Op::on("talk", Method::PUT, &uuid, "/talk", Some(body))).await.map(drop)
     }
 
@@ -468,18 +495,20 @@ impl CallsHost for HostState {
     }
 
     async fn start_stream(&mut self, uuid: String, o: StreamOptions) -> Result<(), CallError> {
-        if o.stream_url.is_empty()
-            || o.stream_url.iter().any(|u| !(u.starts_with("https://") || u.starts_with("http://")))
-        {
-            return Err(CallError::Invalid("a stream needs one or more http(s) URLs".into()));
+        let stream = ncco_sdk::ncco::Stream {
+            stream_url: o.stream_url,
+            r#loop: o.loop_count,
+            level: o.level,
+            ..Default::default()
+        };
+        check_action(stream.clone())?;
+        // The REST body spells the URL list `stream_url` (the NCCO action, `streamUrl`).
+        let mut body = json!({ "stream_url": stream.stream_url });
+        if let Some(times) = stream.r#loop {
+            body["loop"] = json!(times);
         }
-        check_level(o.level)?;
-        let mut body = json!({ "stream_url": o.stream_url });
-        if let Some(v) = o.loop_count {
-            body["loop"] = json!(v);
-        }
-        if let Some(v) = o.level {
-            body["level"] = json!(v);
+        if let Some(level) = stream.level {
+            body["level"] = json!(level);
         }
         self.calls().send(Op::on("stream", Method::PUT, &uuid, "/stream", Some(body))).await.map(drop)
     }

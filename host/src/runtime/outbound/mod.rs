@@ -396,7 +396,7 @@ fn classify(e: &hyper_util::client::legacy::Error) -> (Error, &'static str) {
 }
 
 /// A client failure in one line, its causes joined.
-fn describe(e: &hyper_util::client::legacy::Error) -> String {
+pub(crate) fn describe(e: &hyper_util::client::legacy::Error) -> String {
     let mut parts = vec![e.to_string()];
     let mut source = std::error::Error::source(e);
     while let Some(s) = source {

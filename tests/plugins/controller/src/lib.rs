@@ -11,10 +11,10 @@
 //! - `answer_ncco`: the answer when the requests are made elsewhere (default: a talk, then a stream
 //!   forever).
 
-use ncco_sdk::guest::calls::{self, CallError, NewCall, Talk};
+use ncco_sdk::guest::calls::{self, CallError, NewCall};
 use ncco_sdk::guest::host::config;
 use ncco_sdk::guest::{Context, Plugin, PluginError};
-use ncco_sdk::ncco::{Endpoint, Ncco, Stream};
+use ncco_sdk::ncco::{Endpoint, Ncco, Stream, Talk};
 use ncco_sdk::webhook::{AnswerRequest, CallStatus, Event};
 
 struct Controller;
@@ -57,8 +57,8 @@ fn control(own: Option<&str>) -> Vec<String> {
                 }
                 .map(|()| "ok".to_owned()),
                 "transfer-to-app" => calls::transfer_to_app(&uuid, &var("path")).map(|()| "ok".to_owned()),
-                "talk" => calls::talk(&uuid, Talk::new(var("text"))).map(|()| "ok".to_owned()),
-                "stream" => calls::stream(&uuid, &var("url"), None, None).map(|()| "ok".to_owned()),
+                "talk" => calls::talk(&uuid, &Talk::new(var("text"))).map(|()| "ok".to_owned()),
+                "stream" => calls::stream(&uuid, &Stream::new(var("url"))).map(|()| "ok".to_owned()),
                 "dtmf" => calls::send_dtmf(&uuid, &var("digits")).map(|()| "ok".to_owned()),
                 "subscribe-dtmf" => calls::subscribe_dtmf(&uuid, &var("callback")).map(|()| "ok".to_owned()),
                 "create" => calls::create(NewCall::new(Endpoint::phone(var("to")), ncco_var()))
