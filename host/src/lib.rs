@@ -15,6 +15,7 @@ pub mod deploy;
 pub mod dev;
 pub mod http;
 pub mod inspect;
+pub mod logs;
 pub mod metrics;
 pub mod registry;
 pub mod runtime;

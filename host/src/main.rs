@@ -134,7 +134,7 @@ fn resolve(args: ServeArgs) -> anyhow::Result<ServeConfig> {
 
 fn run_dev(args: DevArgs) -> anyhow::Result<()> {
     let format = args.host.log_format.as_deref().and_then(LogFormat::parse).unwrap_or_default();
-    let _logging = init_logging(format);
+    let _logging = init_logging(format)?;
     let plugins = ncco_host::dev::discover(&args.paths)?;
     let data_dir = args.host.data_dir.unwrap_or_else(|| ncco_host::config::DEFAULT_DATA_DIR.into());
     let tenant_dir = data_dir.join("dev-plugins").join(ncco_host::dev::DEV_TENANT);
@@ -162,32 +162,28 @@ fn run_dev(args: DevArgs) -> anyhow::Result<()> {
 }
 
 /// Logs to standard error through a writer thread, so no webhook waits on the terminal or a pipe
-/// (every plugin log line is a host log line). Lines are written in order; past
-/// [`LOG_BUFFER_LINES`] waiting, new lines are dropped rather than blocking serving. The guard
-/// flushes what is buffered when dropped: hold it until the process ends.
-fn init_logging(format: LogFormat) -> tracing_appender::non_blocking::WorkerGuard {
-    let (writer, guard) = tracing_appender::non_blocking::NonBlockingBuilder::default()
-        .buffered_lines_limit(LOG_BUFFER_LINES)
-        .lossy(true)
-        .thread_name("log-writer")
-        .finish(std::io::stderr());
+/// (every plugin log line is a host log line): lines are buffered and written in batches, in
+/// order, at most [`ncco_host::logs::FLUSH_EVERY`] late; past the buffer's cap new lines are
+/// dropped (and counted) rather than blocking serving. The guard writes out what is buffered when
+/// dropped: hold it until the process ends.
+fn init_logging(format: LogFormat) -> anyhow::Result<ncco_host::logs::FlushGuard> {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,wasmtime=warn,cranelift=warn"));
+    let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
+    let (writer, guard) = ncco_host::logs::BatchWriter::spawn(std::io::stderr())
+        .map_err(|e| anyhow::anyhow!("cannot start the log writer thread: {e}"))?;
     let logs = tracing_subscriber::fmt().with_env_filter(filter).with_writer(writer);
     match format {
         // Fields (tenant, app, version, call_uuid, kind) at the top level of each object.
         LogFormat::Json => logs.json().flatten_event(true).with_current_span(false).init(),
-        LogFormat::Text => logs.with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr())).init(),
+        LogFormat::Text => logs.with_ansi(ansi).init(),
     }
-    guard
+    Ok(guard)
 }
-
-/// Log lines that may wait for the writer thread.
-const LOG_BUFFER_LINES: usize = 65_536;
 
 fn run_serve(args: ServeArgs) -> anyhow::Result<()> {
     let config = resolve(args)?;
-    let _logging = init_logging(config.log_format);
+    let _logging = init_logging(config.log_format)?;
     run_host(&config, |_| Ok(()))
 }
 

@@ -328,11 +328,11 @@ fn read_action(cx: &mut Cx, value: &Value, pointer: String) -> Option<Action> {
 }
 
 fn action_name(v: &Value) -> Option<String> {
-    v.get("action").and_then(Value::as_str).map(str::to_ascii_lowercase)
+    crate::reader::field(v, "action").and_then(Value::as_str).map(str::to_ascii_lowercase)
 }
 
 fn barge_in(v: &Value) -> bool {
-    match v.get("bargeIn") {
+    match crate::reader::field(v, "bargeIn") {
         Some(Value::Bool(b)) => *b,
         Some(Value::String(s)) => s.eq_ignore_ascii_case("true"),
         _ => false,
@@ -342,13 +342,12 @@ fn barge_in(v: &Value) -> bool {
 /// §1.4: a talk or stream with `bargeIn: true` must be followed, after any further talk and stream
 /// actions, by an `input`.
 fn check_barge_in(cx: &mut Cx, items: &[Value]) {
+    let names: Vec<Option<String>> = items.iter().map(action_name).collect();
     for (i, item) in items.iter().enumerate() {
-        let Some(name) = action_name(item) else { continue };
-        if !(name == "talk" || name == "stream") || !barge_in(item) {
+        if !matches!(names[i].as_deref(), Some("talk" | "stream")) || !barge_in(item) {
             continue;
         }
-        let next =
-            items[i + 1..].iter().map(action_name).find(|n| !matches!(n.as_deref(), Some("talk") | Some("stream")));
+        let next = names[i + 1..].iter().find(|n| !matches!(n.as_deref(), Some("talk" | "stream")));
         let pointer = child(&index("", i), "bargeIn");
         match next {
             Some(Some(n)) if n == "input" => {}
@@ -357,7 +356,7 @@ fn check_barge_in(cx: &mut Cx, items: &[Value]) {
                 Rule::BargeIn,
                 format!(
                     "`bargeIn: true` must be followed by an input action, but the next action is {}",
-                    other.map_or_else(|| "not an action".to_owned(), |n| format!("{n:?}"))
+                    other.as_ref().map_or_else(|| "not an action".to_owned(), |n| format!("{n:?}"))
                 ),
             ),
             None => cx.error(

@@ -219,6 +219,8 @@ struct Trail {
     peak_memory: Option<u64>,
     host_calls: Vec<String>,
     warnings: Vec<String>,
+    summary: Option<crate::inspect::RequestSummary>,
+    heard: Option<Vec<String>>,
     ran: bool,
     shed: bool,
 }
@@ -322,6 +324,8 @@ fn observe(
         peak_memory_bytes: trail.peak_memory,
         host_calls: trail.host_calls,
         warnings: trail.warnings,
+        summary: trail.summary,
+        heard: trail.heard,
     });
 }
 
@@ -358,8 +362,15 @@ async fn handle_known(
         trail.signature = "verified";
     }
     let (parsed, payload) = parse(webhook, &parts.method, query, &body)?;
-    if recording && !matches!(payload, Cow::Borrowed(_)) {
-        trail.request = payload.to_string();
+    if recording {
+        if !matches!(payload, Cow::Borrowed(_)) {
+            trail.request = payload.to_string();
+        }
+        // The inspector's list needs these; read here, they are not read again from the text.
+        if let Parsed::Answer(a) = &parsed {
+            trail.summary =
+                Some(crate::inspect::RequestSummary { from: a.from.clone(), to: a.to.clone(), status: None });
+        }
     }
     let (call_uuid, conversation_uuid) = parsed.ids();
     check_id("uuid", call_uuid.as_deref())?;
@@ -408,12 +419,13 @@ async fn handle_known(
     });
     trail.timings.validate = micros(validating.elapsed());
     match checked {
-        Ok(Some((ncco, warnings))) => {
+        Ok(Some(Valid { json, warnings, heard })) => {
             if recording {
-                trail.ncco = Some(ncco.clone());
+                trail.ncco = Some(json.clone());
+                trail.heard = Some(heard);
             }
             trail.warnings = warnings;
-            Ok(ncco_response(ncco))
+            Ok(ncco_response(json))
         }
         Ok(None) => Ok(empty()),
         Err(failure) => {
@@ -699,9 +711,18 @@ async fn run(
     result
 }
 
-/// Checks the plugin's NCCO: size cap, then the model. Returns the canonical JSON Vonage gets, and
-/// the model's warnings (lenient forms, unknown keys).
-fn validate(json: &str, max_bytes: u64) -> Result<(String, Vec<String>), GuestFailure> {
+/// A plugin's NCCO that passed the model.
+struct Valid {
+    /// The canonical JSON Vonage gets.
+    json: String,
+    /// The model's warnings (lenient forms, unknown keys).
+    warnings: Vec<String>,
+    /// The texts of its talk actions, for the inspector.
+    heard: Vec<String>,
+}
+
+/// Checks the plugin's NCCO: size cap, then the model.
+fn validate(json: &str, max_bytes: u64) -> Result<Valid, GuestFailure> {
     if json.len() as u64 > max_bytes {
         return Err(GuestFailure::NccoTooLarge(json.len(), max_bytes));
     }
@@ -711,9 +732,15 @@ fn validate(json: &str, max_bytes: u64) -> Result<(String, Vec<String>), GuestFa
     // as it came (serializing the typed NCCO again cost a third of validating it).
     let as_written = checked.report.warnings.is_empty();
     let warnings: Vec<String> = checked.report.warnings.iter().map(ToString::to_string).collect();
-    match checked.into_result() {
-        Ok(_) if as_written => Ok((json.to_owned(), warnings)),
-        Ok(ncco) => Ok((ncco.to_json(), warnings)),
-        Err(report) => Err(GuestFailure::InvalidNcco(report.to_string())),
-    }
+    let ncco = checked.into_result().map_err(|report| GuestFailure::InvalidNcco(report.to_string()))?;
+    let heard = ncco
+        .actions()
+        .iter()
+        .filter_map(|a| match a {
+            ncco_sdk::ncco::Action::Talk(talk) => Some(talk.text.clone()),
+            _ => None,
+        })
+        .collect();
+    let json = if as_written { json.to_owned() } else { ncco.to_json() };
+    Ok(Valid { json, warnings, heard })
 }

@@ -84,6 +84,22 @@ pub struct Draft {
     pub host_calls: Vec<String>,
     /// The model's warnings about the NCCO returned (lenient forms, unknown keys).
     pub warnings: Vec<String>,
+    /// What the list shows of the request, when the host has read it already (else it is read
+    /// from `request`).
+    pub summary: Option<RequestSummary>,
+    /// The NCCO's talk texts, when the host has read them already (else they are read from `ncco`).
+    pub heard: Option<Vec<String>>,
+}
+
+/// What the list shows of a request: its numbers and its call status.
+#[derive(Debug, Clone, Default)]
+pub struct RequestSummary {
+    /// `from`.
+    pub from: Option<String>,
+    /// `to`.
+    pub to: Option<String>,
+    /// `status` (events).
+    pub status: Option<String>,
 }
 
 /// One webhook, as the inspector shows it.
@@ -264,6 +280,18 @@ struct Peek {
     status: Option<Value>,
 }
 
+/// What the list shows of a request the host did not read itself.
+fn summarize_request(request: &str) -> RequestSummary {
+    let Ok(peek) = serde_json::from_str::<Peek>(request) else { return RequestSummary::default() };
+    let number =
+        |v: Option<Value>| v.and_then(|v| v.as_str().map(str::to_owned).or_else(|| v.as_u64().map(|n| n.to_string())));
+    RequestSummary {
+        from: number(peek.from),
+        to: number(peek.to),
+        status: peek.status.and_then(|s| s.as_str().map(str::to_owned)),
+    }
+}
+
 /// What the list needs of an NCCO action.
 #[derive(serde::Deserialize)]
 struct PeekAction {
@@ -297,17 +325,13 @@ impl Draft {
             .clone()
             .or_else(|| self.uuid.clone())
             .unwrap_or_else(|| format!("webhook-{host}-{seq}"));
-        let peek: Option<Peek> = serde_json::from_str(&self.request).ok();
-        let number = |v: &Option<Value>| {
-            v.as_ref().and_then(|v| v.as_str().map(str::to_owned).or_else(|| v.as_u64().map(|n| n.to_string())))
-        };
-        let (mut from, mut to) = peek.as_ref().map(|p| (number(&p.from), number(&p.to))).unwrap_or_default();
+        let RequestSummary { mut from, mut to, status } =
+            self.summary.unwrap_or_else(|| summarize_request(&self.request));
         if redaction.numbers {
             from = from.map(|n| mask(&n));
             to = to.map(|n| mask(&n));
         }
-        let status = peek.and_then(|p| p.status).and_then(|s| s.as_str().map(str::to_owned));
-        let heard = self.ncco.as_deref().map(heard).unwrap_or_default();
+        let heard = self.heard.or_else(|| self.ncco.as_deref().map(heard)).unwrap_or_default();
         let request = Json { text: self.request, redaction };
         let ncco = self.ncco.map(|text| Json { text, redaction: Redaction::default() });
         let (received_at, received_ms) = iso(self.received);
@@ -637,6 +661,8 @@ mod tests {
             peak_memory_bytes: None,
             host_calls: Vec::new(),
             warnings: Vec::new(),
+            summary: None,
+            heard: None,
         }
     }
 
