@@ -85,9 +85,18 @@ def density(root, tenants, apps):
         ready = time.time() - started
         time.sleep(0.5)
         rss = resident(proc.pid)
+        # Fresh compiles are served with Winch's code while Cranelift compiles them in the
+        # background, into the artifact cache: the restart is measured with that cache complete.
+        while True:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/_admin/apps", timeout=30) as r:
+                if all(a["compiler"] == "cranelift" for a in json.load(r)["apps"] if a["version"]):
+                    break
+            time.sleep(0.2)
+        optimized = time.time() - started
         proc.terminate()
         proc.wait()
-        print(f"{tenants * apps} apps, {label}: last app answers after {ready:.2f} s, resident {rss / 2**20:.0f} MiB")
+        print(f"{tenants * apps} apps, {label}: last app answers after {ready:.2f} s, resident {rss / 2**20:.0f} MiB; "
+              f"every app on Cranelift's code after {optimized:.2f} s")
 
 
 def swap(root):
@@ -99,9 +108,12 @@ def swap(root):
         f.write(ALLOW_HOOKS)
     port = free_port()
 
-    def live():
+    def status():
         with urllib.request.urlopen(f"http://127.0.0.1:{port}/_admin/apps", timeout=2) as r:
-            return json.load(r)["apps"][0]["version"]
+            return json.load(r)["apps"][0]
+
+    def live():
+        return status()["version"]
 
     for label in ["a fresh compile", "artifact cache warm"]:
         proc = serve(os.path.dirname(tree), data, port)
@@ -112,6 +124,7 @@ def swap(root):
             except Exception:
                 time.sleep(0.02)
         times = []
+        optimized = []
         for name in NAMES[1:] + NAMES[:1]:
             before = live()
             shutil.copy(os.path.join(PLUGINS, name + ".wasm"), os.path.join(tree, "app.tmp"))
@@ -120,11 +133,19 @@ def swap(root):
             while live() == before:
                 time.sleep(0.001)
             times.append((time.time() - renamed) * 1000)
+            # A fresh compile is served with Winch's code, then Cranelift's (compiled in the
+            # background, into the artifact cache). Waiting for it keeps the next swap's compile
+            # clear of it, and warms the cache for the second round.
+            while status()["compiler"] != "cranelift":
+                time.sleep(0.005)
+            optimized.append((time.time() - renamed) * 1000)
         proc.terminate()
         proc.wait()
         times.sort()
+        optimized.sort()
         print(f"swap after an atomic rename, {label}: median {times[len(times) // 2]:.1f} ms, "
-              f"max {times[-1]:.1f} ms ({len(times)} swaps)")
+              f"max {times[-1]:.1f} ms ({len(times)} swaps); Cranelift's code serving after "
+              f"median {optimized[len(optimized) // 2]:.0f} ms, max {optimized[-1]:.0f} ms")
 
 
 def main():

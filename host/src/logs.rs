@@ -1,7 +1,8 @@
 //! The host log's writer: log lines are appended to a buffer in memory and a writer thread writes
-//! the buffer out every [`FLUSH_EVERY`] (sooner when it fills), so a webhook never waits on the
-//! terminal or a pipe, and a busy host wakes that thread and calls `write` a few hundred times a
-//! second instead of once per line (every plugin log line is a host log line).
+//! them out in batches at most [`FLUSH_EVERY`] late (sooner when a batch grows large), so a webhook
+//! never waits on the terminal or a pipe, and a busy host wakes that thread and calls `write` at
+//! most about a hundred times a second instead of once per line (every plugin log line is a host
+//! log line). An idle host's writer sleeps.
 //!
 //! Past [`MAX_BUFFERED_BYTES`] waiting, new lines are dropped rather than blocking serving; the next
 //! write says how many were.
@@ -64,20 +65,27 @@ impl BatchWriter {
             buffer.dropped_lines += 1;
             return;
         }
-        let was_below = buffer.bytes.len() < EARLY_FLUSH_BYTES;
+        let before = buffer.bytes.len();
         buffer.bytes.extend_from_slice(line);
-        if was_below && buffer.bytes.len() >= EARLY_FLUSH_BYTES {
+        // The first line of a batch wakes the writer (which then waits out the batch), and so does
+        // a batch that has grown large; the lines in between wake nobody.
+        if before == 0 || (before < EARLY_FLUSH_BYTES && buffer.bytes.len() >= EARLY_FLUSH_BYTES) {
             self.inner.wake.notify_one();
         }
     }
 }
 
-/// The writer thread: every [`FLUSH_EVERY`], or when woken, takes the buffer and writes it out.
+/// The writer thread: asleep while nothing is buffered; woken by a batch's first line, it lets the
+/// batch gather for [`FLUSH_EVERY`] (less when it grows large), then writes it out.
 fn write_out(inner: &Inner, mut out: impl Write) {
     let mut spare = Vec::new();
     loop {
         let (closing, dropped) = {
             let buffer = inner.buffer.lock().unwrap_or_else(PoisonError::into_inner);
+            let buffer = inner
+                .wake
+                .wait_while(buffer, |b| !b.closing && b.bytes.is_empty() && b.dropped_lines == 0)
+                .unwrap_or_else(PoisonError::into_inner);
             let (mut buffer, _) = inner
                 .wake
                 .wait_timeout_while(buffer, FLUSH_EVERY, |b| !b.closing && b.bytes.len() < EARLY_FLUSH_BYTES)
@@ -145,7 +153,7 @@ mod tests {
 
     impl Write for Sink {
         fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-            self.0.lock().unwrap().extend_from_slice(buf);
+            self.0.lock().expect("sink").extend_from_slice(buf);
             Ok(buf.len())
         }
         fn flush(&mut self) -> std::io::Result<()> {
@@ -156,35 +164,35 @@ mod tests {
     #[test]
     fn lines_arrive_in_order_within_the_flush_interval_and_all_are_written_on_drop() {
         let sink = Sink::default();
-        let (writer, guard) = BatchWriter::spawn(sink.clone()).unwrap();
-        writer.make_writer().write_all(b"one\n").unwrap();
-        writer.make_writer().write_all(b"two\n").unwrap();
+        let (writer, guard) = BatchWriter::spawn(sink.clone()).expect("spawn");
+        writer.make_writer().write_all(b"one\n").expect("write");
+        writer.make_writer().write_all(b"two\n").expect("write");
         let waited = std::time::Instant::now();
-        while sink.0.lock().unwrap().as_slice() != b"one\ntwo\n" {
-            assert!(waited.elapsed() < Duration::from_secs(5), "not written: {:?}", sink.0.lock().unwrap());
+        while sink.0.lock().expect("sink").as_slice() != b"one\ntwo\n" {
+            assert!(waited.elapsed() < Duration::from_secs(5), "not written: {:?}", sink.0.lock().expect("sink"));
             std::thread::sleep(Duration::from_millis(1));
         }
-        writer.make_writer().write_all(b"three\n").unwrap();
+        writer.make_writer().write_all(b"three\n").expect("write");
         drop(guard);
-        assert_eq!(sink.0.lock().unwrap().as_slice(), b"one\ntwo\nthree\n");
+        assert_eq!(sink.0.lock().expect("sink").as_slice(), b"one\ntwo\nthree\n");
     }
 
     #[test]
     fn lines_past_the_cap_are_dropped_and_counted_in_the_next_write() {
         // No writer thread: the buffer is filled to the cap by hand and written out once.
         let writer = BatchWriter { inner: Arc::default() };
-        writer.inner.buffer.lock().unwrap().bytes.resize(MAX_BUFFERED_BYTES - 4, b'y');
-        writer.make_writer().write_all(b"fit\n").unwrap();
-        writer.make_writer().write_all(b"over\n").unwrap();
+        writer.inner.buffer.lock().expect("buffer").bytes.resize(MAX_BUFFERED_BYTES - 4, b'y');
+        writer.make_writer().write_all(b"fit\n").expect("write");
+        writer.make_writer().write_all(b"over\n").expect("write");
         {
-            let buffer = writer.inner.buffer.lock().unwrap();
+            let buffer = writer.inner.buffer.lock().expect("buffer");
             assert_eq!(buffer.dropped_lines, 1);
             assert!(buffer.bytes.ends_with(b"yfit\n"));
         }
-        writer.inner.buffer.lock().unwrap().closing = true;
+        writer.inner.buffer.lock().expect("buffer").closing = true;
         let sink = Sink::default();
         write_out(&writer.inner, sink.clone());
-        let written = sink.0.lock().unwrap();
+        let written = sink.0.lock().expect("sink");
         assert_eq!(
             written.len(),
             MAX_BUFFERED_BYTES + "ncco-host: 1 log lines dropped: the log writer could not keep up\n".len()

@@ -172,3 +172,55 @@ fn a_full_host_answers_the_fallback_never_503_and_still_cleans_up_completed_call
     assert_eq!(get(&url).unwrap().status, 200);
     assert!(started.elapsed() < Duration::from_millis(1500) + MARGIN);
 }
+
+/// A fresh compile is served with Winch's code until Cranelift's is ready (`/_admin/apps` says
+/// which). Code from either compiler must be stopped at the deadline and fail the same way: the
+/// spinning call is proven to have run on Winch's code because the version still runs it after the
+/// call. A module the host never saw (its bytes changed by a custom section) is tried again when
+/// Cranelift was quicker than the call.
+#[test]
+fn code_from_winch_is_stopped_at_the_deadline_and_fails_closed() {
+    let hostile = std::fs::read(plugin_wasm("hostile").unwrap()).unwrap();
+    for attempt in 0..3u8 {
+        let plugins = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(plugins.path().join("hostile")).unwrap();
+        // A custom section (id 0): name "attempt", one byte. It changes the module's hash only.
+        let mut wasm = hostile.clone();
+        wasm.extend_from_slice(&[0, 9, 7]);
+        wasm.extend_from_slice(b"attempt");
+        wasm.push(attempt);
+        std::fs::write(plugins.path().join("hostile/loop.wasm"), &wasm).unwrap();
+        std::fs::write(
+            plugins.path().join("hostile/loop.toml"),
+            format!(
+                "timeout_ms = {TIMEOUT_MS}\n[vars]\nmode = \"loop\"\n[[fallback]]\naction = \"talk\"\ntext = \"{}\"\n",
+                fallback_text("loop")
+            ),
+        )
+        .unwrap();
+        let data = tempfile::tempdir().unwrap();
+        let host = HostProcess::start(plugins.path(), data.path(), &[]).unwrap();
+        let compiler = || {
+            let apps = get(&host.url("/_admin/apps")).unwrap().json().unwrap();
+            apps["apps"][0]["compiler"].as_str().unwrap_or_default().to_owned()
+        };
+        let started = Instant::now();
+        let r = get(&host.url("/hostile/loop/answer?from=447700900000")).unwrap();
+        let took = started.elapsed();
+        assert_eq!(r.status, 200, "{}", r.body);
+        assert!(r.body.contains(&fallback_text("loop")), "the spinning plugin did not get its fallback: {}", r.body);
+        assert!(took < Duration::from_millis(TIMEOUT_MS) + MARGIN, "the spin was stopped only after {took:?}");
+        if compiler() == "winch" {
+            // Later calls run Cranelift's code, stopped the same way.
+            let waited = Instant::now();
+            while compiler() != "cranelift" {
+                assert!(waited.elapsed() < Duration::from_secs(60), "Cranelift's code never replaced Winch's");
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            let r = get(&host.url("/hostile/loop/answer?from=447700900000")).unwrap();
+            assert!(r.body.contains(&fallback_text("loop")), "{}", r.body);
+            return;
+        }
+    }
+    panic!("three times Cranelift's code was ready before one call: the Winch case was never exercised");
+}

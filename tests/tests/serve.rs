@@ -144,11 +144,23 @@ fn a_restart_loads_compiled_artifacts_from_the_data_dir() {
     let first = HostProcess::start(plugins.path(), data.path(), &[]).unwrap();
     let apps = get(&first.url("/_admin/apps")).unwrap().json().unwrap();
     assert_eq!(apps["apps"][0]["from_cache"], false);
+    // A fresh compile serves Winch's code at once; Cranelift's, compiled in the background into
+    // the cache, takes over.
+    assert_eq!(apps["apps"][0]["compiler"], "winch", "{apps}");
+    assert_eq!(get(&first.url("/acme/hello/answer?from=447700900000")).unwrap().status, 200);
+    let waited = std::time::Instant::now();
+    while get(&first.url("/_admin/apps")).unwrap().json().unwrap()["apps"][0]["compiler"] != "cranelift" {
+        assert!(waited.elapsed() < std::time::Duration::from_secs(60), "Cranelift's code never replaced Winch's");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let r = get(&first.url("/acme/hello/answer?from=447700900000")).unwrap();
+    assert!(r.body.contains("Hello 447700900000."), "{}", r.body);
     let status = first.terminate().unwrap();
     assert!(status.success(), "graceful shutdown on SIGTERM: {status}");
     let second = HostProcess::start(plugins.path(), data.path(), &[]).unwrap();
     let apps = get(&second.url("/_admin/apps")).unwrap().json().unwrap();
     assert_eq!(apps["apps"][0]["from_cache"], true, "{apps}");
+    assert_eq!(apps["apps"][0]["compiler"], "cranelift", "{apps}");
     assert_eq!(get(&second.url("/acme/hello/answer")).unwrap().status, 200);
 }
 

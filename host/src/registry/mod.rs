@@ -129,6 +129,9 @@ pub struct AppStatus {
     pub compile_ms: Option<f64>,
     /// True when the compiled artifact came from the on-disk cache.
     pub from_cache: Option<bool>,
+    /// Which compiler built the code it runs: `winch` just after a fresh compile, `cranelift` once
+    /// the optimized code is ready (or from the cache).
+    pub compiler: Option<&'static str>,
     /// The last load error, if the last attempt failed.
     pub last_error: Option<String>,
     /// Earlier versions still loaded for calls pinned to them.
@@ -331,6 +334,7 @@ impl Registry {
                         .map(|d| d.as_secs_f64()),
                     compile_ms: v.map(|v| v.compile_time.as_secs_f64() * 1000.0),
                     from_cache: v.map(|v| v.from_cache),
+                    compiler: v.map(|v| v.compiler().name()),
                     last_error,
                     pinned_versions: app.retired.iter().map(|(v, _)| v.hash.clone()).collect(),
                     removed: app.removed || tenant.removed,

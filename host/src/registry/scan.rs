@@ -435,6 +435,7 @@ async fn scan_app(
                                 version = %v.hash,
                                 compile_ms = v.compile_time.as_secs_f64() * 1000.0,
                                 from_cache = v.from_cache,
+                                compiler = v.compiler().name(),
                                 "plugin loaded"
                             );
                             fresh = Some(v);

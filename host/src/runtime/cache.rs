@@ -9,7 +9,6 @@
 //! temporary file, and leftovers of a crash are removed at start.
 
 use std::collections::HashSet;
-use std::hash::{DefaultHasher, Hash, Hasher};
 use std::path::{Path, PathBuf};
 use std::time::SystemTime;
 
@@ -31,9 +30,7 @@ impl ArtifactCache {
     /// The cache under `data_dir/artifacts/<engine compatibility hash>/`. Caching is off (with a
     /// warning) when the directory cannot be created.
     pub fn new(engine: &Engine, data_dir: &Path, max_bytes: u64) -> Self {
-        let mut hasher = DefaultHasher::new();
-        engine.precompile_compatibility_hash().hash(&mut hasher);
-        let dir = data_dir.join("artifacts").join(format!("{:016x}", hasher.finish()));
+        let dir = data_dir.join("artifacts").join(format!("{:016x}", super::compatibility(engine)));
         let dir = match std::fs::create_dir_all(&dir) {
             Ok(()) => Some(dir),
             Err(e) => {
@@ -139,15 +136,22 @@ impl ArtifactCache {
 
     /// Saves `component` for `hash` (best effort).
     pub fn store(&self, hash: &str, component: &Component) {
+        match component.serialize() {
+            Ok(bytes) => self.store_bytes(hash, &bytes),
+            Err(e) => tracing::warn!("cannot serialize the artifact of {hash}: {e}"),
+        }
+    }
+
+    /// Saves an artifact compiled for this engine's configuration for `hash` (best effort).
+    pub fn store_bytes(&self, hash: &str, artifact: &[u8]) {
         let Some(path) = self.path(hash) else { return };
-        if let Err(e) = write_atomically(&path, component) {
+        if let Err(e) = write_atomically(&path, artifact) {
             tracing::warn!("cannot cache the artifact {}: {e}", path.display());
         }
     }
 }
 
-fn write_atomically(path: &Path, component: &Component) -> anyhow::Result<()> {
-    let bytes = component.serialize()?;
+fn write_atomically(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
     let tmp = path.with_extension(format!("cwasm{TMP_MARK}{}", std::process::id()));
     let written = std::fs::write(&tmp, bytes).and_then(|()| std::fs::rename(&tmp, path));
     if written.is_err() {

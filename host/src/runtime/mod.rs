@@ -20,9 +20,12 @@ use std::time::{Duration, Instant, SystemTime};
 use std::collections::HashMap;
 use std::sync::Mutex;
 
+use arc_swap::ArcSwap;
 use tokio::sync::Semaphore;
 use wasmtime::component::{Component, Linker};
-use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig, Store, Trap, UpdateDeadline};
+use wasmtime::{
+    Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig, Store, Strategy, Trap, UpdateDeadline,
+};
 
 pub use bindings::{Claims, Context, Webhook};
 pub use lanes::{LONG_CALL, Lanes};
@@ -124,10 +127,42 @@ pub struct Version {
     pub from_cache: bool,
     /// True when it imports `wasi:http` (it may run only for apps that allow outbound hosts).
     pub imports_http: bool,
+    /// The code it runs: Winch's at first after a fresh compile, then Cranelift's.
+    code: ArcSwap<Code>,
+}
+
+/// Which compiler built the code a version runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Compiler {
+    /// Wasmtime's baseline compiler: a third of Cranelift's compile time, slower code. A freshly
+    /// compiled version is served with it until Cranelift's code is ready.
+    Winch,
+    /// Wasmtime's optimizing compiler.
+    Cranelift,
+}
+
+impl Compiler {
+    /// Its name, for `/_admin/apps` and the logs.
+    pub fn name(self) -> &'static str {
+        match self {
+            Compiler::Winch => "winch",
+            Compiler::Cranelift => "cranelift",
+        }
+    }
+}
+
+/// One version's linked code, on the engine that compiled it.
+struct Code {
     pre: PluginPre<HostState>,
+    compiler: Compiler,
 }
 
 impl Version {
+    /// Which compiler built the code it runs now.
+    pub fn compiler(&self) -> Compiler {
+        self.code.load().compiler
+    }
+
     /// Whether this version may serve an app with `config`: one importing `wasi:http` only where
     /// the app allows an outbound host.
     pub fn may_serve(&self, config: &crate::config::AppConfig) -> bool {
@@ -137,7 +172,11 @@ impl Version {
 
 impl std::fmt::Debug for Version {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Version").field("hash", &self.hash).field("compile_time", &self.compile_time).finish()
+        f.debug_struct("Version")
+            .field("hash", &self.hash)
+            .field("compile_time", &self.compile_time)
+            .field("compiler", &self.compiler())
+            .finish()
     }
 }
 
@@ -145,6 +184,19 @@ impl std::fmt::Debug for Version {
 pub struct Runtime {
     engine: Engine,
     linker: Linker<HostState>,
+    /// Winch's engine and linker, for serving a fresh compile at once, made at the first fresh
+    /// compile (a restart with every artifact cached never makes it: it holds memory); `None`
+    /// where Winch cannot run with this configuration.
+    quick: std::sync::OnceLock<Option<(Engine, Linker<HostState>)>>,
+    /// Instance slots of each engine's pool.
+    instances: u32,
+    /// The engines whose epoch the ticker thread advances (the serving one first).
+    ticked: Arc<Mutex<Vec<wasmtime::EngineWeak>>>,
+    /// Cranelift on one thread, for compiling versions Winch serves meanwhile, so a serving core
+    /// and a fresh compile's Winch pass keep the other (`None`: the serving engine compiles them).
+    optimizer: Option<Engine>,
+    /// One Cranelift compile behind Winch-served versions at a time.
+    optimize_gate: Semaphore,
     budget: MemoryBudget,
     tenant_budgets: Mutex<HashMap<String, MemoryBudget>>,
     scheduler: Scheduler,
@@ -210,36 +262,20 @@ impl Runtime {
     pub fn new(rc: &RuntimeConfig) -> anyhow::Result<Self> {
         let data_dir: &Path = &rc.data_dir;
         let instances = u32::try_from(rc.slots.max(1) + LOAD_SLOTS).unwrap_or(u32::MAX);
-        let mut pool = PoolingAllocationConfig::new();
-        pool.total_component_instances(instances)
-            .total_stacks(instances)
-            .total_memories(instances.saturating_mul(2))
-            .total_core_instances(instances.saturating_mul(8))
-            .total_tables(instances.saturating_mul(8))
-            .max_memory_size(usize::try_from(MAX_MEMORY_MIB << 20)?)
-            .max_memories_per_component(2)
-            .max_core_instances_per_component(16)
-            .max_tables_per_component(16)
-            .table_elements(20_000)
-            .max_unused_warm_slots(instances.min(100))
-            .linear_memory_keep_resident(1 << 20)
-            .table_keep_resident(64 << 10)
-            .async_stack_keep_resident(128 << 10);
-        let mut config = Config::new();
-        config
-            .allocation_strategy(InstanceAllocationStrategy::Pooling(pool))
-            .epoch_interruption(true)
-            .concurrency_support(false)
-            .memory_init_cow(false)
-            .max_wasm_stack(512 << 10)
-            .async_stack_size(2 << 20);
-        let engine = Engine::new(&config)?;
-        spawn_epoch_ticker(&engine);
+        let engine = Engine::new(&engine_config(instances, instances.min(100))?)?;
+        let optimizer = optimizer_engine(&engine);
+        let ticked = Arc::new(Mutex::new(vec![engine.weak()]));
+        spawn_epoch_ticker(Arc::clone(&ticked));
         let linker = store::linker(&engine)?;
         let cache = ArtifactCache::new(&engine, data_dir, rc.artifact_cache_bytes);
         Ok(Runtime {
             engine,
             linker,
+            quick: std::sync::OnceLock::new(),
+            instances,
+            ticked,
+            optimizer,
+            optimize_gate: Semaphore::new(1),
             budget: MemoryBudget::new(rc.memory_budget),
             tenant_budgets: Mutex::default(),
             scheduler: Scheduler::new(rc.slots, rc.max_queued),
@@ -309,6 +345,10 @@ impl Runtime {
     /// `wasm` for `tenant`, off the async runtime; a module already loaded (same SHA-256) is shared,
     /// not loaded again. A fresh compile counts against the tenant's [`COMPILES_PER_MINUTE`]; past it
     /// the load is deferred (tried again at a later rescan).
+    ///
+    /// A fresh compile is done by Winch, which takes a third of Cranelift's time, and the version is
+    /// served with that code at once; Cranelift then compiles it in the background (into the
+    /// artifact cache) and the version switches to Cranelift's code for the calls that start after.
     pub async fn load(self: &Arc<Self>, tenant: &str, wasm: Vec<u8>, hash: String) -> Result<Arc<Version>, LoadError> {
         if let Some(shared) = self.loaded(&hash) {
             return Ok(shared);
@@ -324,21 +364,125 @@ impl Runtime {
         let rt = Arc::clone(self);
         let started = Instant::now();
         let task_hash = hash.clone();
-        let (component, from_cache) = tokio::task::spawn_blocking(move || rt.compile(&wasm, &task_hash))
-            .await
-            .map_err(|e| format!("compiler task failed: {e}"))??;
+        let (component, from_cache, wasm) = tokio::task::spawn_blocking(move || {
+            let (component, from_cache) = rt.compile(&wasm, &task_hash)?;
+            Ok::<_, String>((component, from_cache, wasm))
+        })
+        .await
+        .map_err(|e| format!("compiler task failed: {e}"))??;
         let compile_time = started.elapsed();
         let imports_http = self.check_imports(&component)?;
-        let instance_pre = self.linker.instantiate_pre(&component).map_err(|e| format!("cannot link: {e:#}"))?;
-        let pre = PluginPre::new(instance_pre).map_err(|e| format!("not an ncco plugin: {e:#}"))?;
-        let version =
-            Arc::new(Version { hash, loaded_at: SystemTime::now(), compile_time, from_cache, imports_http, pre });
-        self.smoke(&version).await?;
+        let code = self.link(&component)?;
+        self.smoke(&code).await?;
+        let compiler = code.compiler;
+        let version = Arc::new(Version {
+            hash,
+            loaded_at: SystemTime::now(),
+            compile_time,
+            from_cache,
+            imports_http,
+            code: ArcSwap::from_pointee(code),
+        });
         if let Ok(mut loaded) = self.loaded.lock() {
             loaded.retain(|_, v| v.strong_count() > 0);
             loaded.insert(version.hash.clone(), Arc::downgrade(&version));
         }
+        if compiler == Compiler::Winch {
+            let rt = Arc::clone(self);
+            let weak = Arc::downgrade(&version);
+            tokio::spawn(async move { rt.optimize(weak, wasm).await });
+        }
         Ok(version)
+    }
+
+    /// Winch's engine and linker, made on first use.
+    fn quick(&self) -> Option<&(Engine, Linker<HostState>)> {
+        self.quick
+            .get_or_init(|| {
+                let made = quick_engine(self.instances)
+                    .and_then(|engine| Ok((store::linker(&engine)?, engine)))
+                    .map(|(linker, engine)| (engine, linker));
+                match made {
+                    Ok((engine, linker)) => {
+                        self.ticked.lock().unwrap_or_else(std::sync::PoisonError::into_inner).push(engine.weak());
+                        Some((engine, linker))
+                    }
+                    Err(e) => {
+                        tracing::warn!("fresh compiles are served only once Cranelift has compiled them: {e:#}");
+                        None
+                    }
+                }
+            })
+            .as_ref()
+    }
+
+    /// Links `component` on the engine that compiled it.
+    fn link(&self, component: &Component) -> Result<Code, String> {
+        let (linker, compiler) = match self.quick.get().and_then(Option::as_ref) {
+            Some((quick, linker)) if Engine::same(component.engine(), quick) => (linker, Compiler::Winch),
+            _ => (&self.linker, Compiler::Cranelift),
+        };
+        let instance_pre = linker.instantiate_pre(component).map_err(|e| format!("cannot link: {e:#}"))?;
+        let pre = PluginPre::new(instance_pre).map_err(|e| format!("not an ncco plugin: {e:#}"))?;
+        Ok(Code { pre, compiler })
+    }
+
+    /// Compiles a Winch-served version with Cranelift (one at a time, after any fresh compile
+    /// waiting), caches the artifact, and switches the version to it; nothing when the version is
+    /// gone meanwhile. On failure the version keeps Winch's code.
+    async fn optimize(self: Arc<Self>, version: std::sync::Weak<Version>, wasm: Vec<u8>) {
+        let Ok(_turn) = self.optimize_gate.acquire().await else { return };
+        // Fresh compiles first: they are what a swap waits for.
+        while self.compile_gate.available_permits() == 0 {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        let Some(hash) = version.upgrade().map(|v| v.hash.clone()) else { return };
+        let rt = Arc::clone(&self);
+        let started = Instant::now();
+        let task_hash = hash.clone();
+        let compiled = tokio::task::spawn_blocking(move || rt.compile_optimized(&wasm, &task_hash))
+            .await
+            .map_err(|e| format!("compiler task failed: {e}"))
+            .and_then(|r| r);
+        let code = compiled.and_then(|component| self.link(&component));
+        let outcome = match code {
+            Ok(code) => self.smoke(&code).await.map(|()| code),
+            Err(e) => Err(e),
+        };
+        let Some(version) = version.upgrade() else { return };
+        let outcome = outcome.map(|code| version.code.store(Arc::new(code)));
+        match outcome {
+            Ok(()) => tracing::info!(
+                hash = %hash,
+                compile_ms = started.elapsed().as_secs_f64() * 1000.0,
+                "optimized: new calls run Cranelift's code"
+            ),
+            Err(e) => {
+                tracing::warn!(hash = %hash, "Cranelift could not compile a version Winch serves; it keeps Winch's code: {e}")
+            }
+        }
+    }
+
+    /// Cranelift's compile of `wasm` for the serving engine, cached (and mapped from the cache).
+    fn compile_optimized(&self, wasm: &[u8], hash: &str) -> Result<Component, String> {
+        let Some(optimizer) = &self.optimizer else {
+            let component = Component::new(&self.engine, wasm).map_err(|e| format!("cannot compile: {e:#}"))?;
+            self.cache.store(hash, &component);
+            self.trim_cache(hash);
+            return Ok(component);
+        };
+        let artifact = optimizer.precompile_component(wasm).map_err(|e| format!("cannot compile: {e:#}"))?;
+        self.cache.store_bytes(hash, &artifact);
+        self.trim_cache(hash);
+        if let Some(component) = self.cache.load(hash) {
+            return Ok(component);
+        }
+        // SAFETY: `artifact` was compiled just now by this process, by an engine whose artifacts
+        // the serving engine accepts (`optimizer_engine` checked their compatibility); it is not
+        // tenant input.
+        #[allow(unsafe_code)]
+        let component = unsafe { Component::deserialize(&self.engine, &artifact) };
+        component.map_err(|e| format!("cannot load the compiled artifact: {e:#}"))
     }
 
     /// Counts one fresh compile for `tenant`, or says when it may compile again.
@@ -359,6 +503,8 @@ impl Runtime {
         Ok(())
     }
 
+    /// The cached artifact for `hash`, or a fresh compile: Winch's when it can compile `wasm`,
+    /// else Cranelift's (cached). Says whether it came from the cache.
     fn compile(&self, wasm: &[u8], hash: &str) -> Result<(Component, bool), String> {
         if let Some(component) = self.cache.load(hash) {
             return Ok((component, true));
@@ -366,8 +512,21 @@ impl Runtime {
         if !is_component(wasm) {
             return Err("not a WebAssembly component (build the plugin for wasm32-wasip2)".to_owned());
         }
+        if let Some((quick, _)) = self.quick() {
+            match Component::new(quick, wasm) {
+                Ok(component) => return Ok((component, false)),
+                // Features Winch lacks (tail calls, GC, ...): Cranelift compiles it, or says why not.
+                Err(e) => tracing::debug!("Winch cannot compile {hash}: {e:#}"),
+            }
+        }
         let component = Component::new(&self.engine, wasm).map_err(|e| format!("cannot compile: {e:#}"))?;
         self.cache.store(hash, &component);
+        self.trim_cache(hash);
+        Ok((component, false))
+    }
+
+    /// Trims the artifact cache, keeping what loaded versions and `hash` need.
+    fn trim_cache(&self, hash: &str) {
         let mut keep: std::collections::HashSet<String> = self
             .loaded
             .lock()
@@ -375,13 +534,12 @@ impl Runtime {
             .unwrap_or_default();
         keep.insert(hash.to_owned());
         self.cache.trim(&keep);
-        Ok((component, false))
     }
 
     /// Refuses imports outside [`ALLOWED_IMPORTS`]; says whether `wasi:http` is imported.
     fn check_imports(&self, component: &Component) -> Result<bool, String> {
         let ty = component.component_type();
-        let names: Vec<String> = ty.imports(&self.engine).map(|(name, _)| name.to_owned()).collect();
+        let names: Vec<String> = ty.imports(component.engine()).map(|(name, _)| name.to_owned()).collect();
         let refused: Vec<&String> =
             names.iter().filter(|name| !ALLOWED_IMPORTS.iter().any(|p| name.starts_with(p))).collect();
         if refused.is_empty() {
@@ -395,19 +553,27 @@ impl Runtime {
         ))
     }
 
-    async fn smoke(&self, version: &Version) -> Result<(), String> {
+    /// Instantiates `code` once in a throwaway store: what does not instantiate is never served.
+    async fn smoke(&self, code: &Code) -> Result<(), String> {
         let env = PluginEnv::smoke();
         let limits = Limits::default();
         let budget = MemoryBudget::new(limits.memory_bytes);
-        let mut store = self.store(env, &limits, budget, Instant::now() + limits.timeout);
-        version.pre.instantiate_async(&mut store).await.map_err(|e| format!("does not instantiate: {e:#}"))?;
+        let mut store = self.store(code.pre.engine(), env, &limits, budget, Instant::now() + limits.timeout);
+        code.pre.instantiate_async(&mut store).await.map_err(|e| format!("does not instantiate: {e:#}"))?;
         Ok(())
     }
 
-    fn store(&self, env: PluginEnv, limits: &Limits, tenant: MemoryBudget, deadline: Instant) -> Store<HostState> {
+    fn store(
+        &self,
+        engine: &Engine,
+        env: PluginEnv,
+        limits: &Limits,
+        tenant: MemoryBudget,
+        deadline: Instant,
+    ) -> Store<HostState> {
         let limiter = Limiter::new(tenant, self.budget.clone(), limits.memory_bytes);
         let http_ends_by = deadline.checked_sub(outbound::reserve(limits.timeout)).unwrap_or(deadline);
-        let mut store = Store::new(&self.engine, HostState::new(env, limiter, deadline, http_ends_by));
+        let mut store = Store::new(engine, HostState::new(env, limiter, deadline, http_ends_by));
         store.limiter(|s| &mut s.limiter);
         store.set_hostcall_fuel(HOSTCALL_FUEL);
         store.set_epoch_deadline(1);
@@ -437,12 +603,14 @@ impl Runtime {
     ) -> (Result<Option<String>, GuestFailure>, CallLog, CallStats) {
         let RunSpec { env, limits, tenant_budget, deadline } = run;
         let log = env.log.clone();
-        let mut store = self.store(env, limits, tenant_budget, deadline);
+        // The code is taken once: a switch to Cranelift's code during the call applies to the next.
+        let code = version.code.load_full();
+        let mut store = self.store(code.pre.engine(), env, limits, tenant_budget, deadline);
         let answer = ctx.webhook == Webhook::Answer || ctx.webhook == Webhook::Fallback;
         let started = Instant::now();
         let mut instantiated = None;
         let run = async {
-            let plugin: Plugin = version.pre.instantiate_async(&mut store).await?;
+            let plugin: Plugin = code.pre.instantiate_async(&mut store).await?;
             instantiated = Some(Instant::now());
             if answer {
                 plugin.call_answer(&mut store, &ctx, payload).await.map(|r| r.map(Some))
@@ -539,14 +707,92 @@ fn is_component(wasm: &[u8]) -> bool {
     wasm.len() >= 8 && wasm[..4] == *b"\0asm" && wasm[6..8] == [0x01, 0x00]
 }
 
-fn spawn_epoch_ticker(engine: &Engine) {
-    let weak = engine.weak();
+/// The serving engine's configuration: the pooling allocator sized for `instances`, keeping at most
+/// `warm_slots` idle slots resident; epoch interruption; WASIp2 only.
+fn engine_config(instances: u32, warm_slots: u32) -> anyhow::Result<Config> {
+    let mut pool = PoolingAllocationConfig::new();
+    pool.total_component_instances(instances)
+        .total_stacks(instances)
+        .total_memories(instances.saturating_mul(2))
+        .total_core_instances(instances.saturating_mul(8))
+        .total_tables(instances.saturating_mul(8))
+        .max_memory_size(usize::try_from(MAX_MEMORY_MIB << 20)?)
+        .max_memories_per_component(2)
+        .max_core_instances_per_component(16)
+        .max_tables_per_component(16)
+        .table_elements(20_000)
+        .max_unused_warm_slots(warm_slots)
+        .linear_memory_keep_resident(1 << 20)
+        .table_keep_resident(64 << 10)
+        .async_stack_keep_resident(128 << 10);
+    let mut config = Config::new();
+    config
+        .allocation_strategy(InstanceAllocationStrategy::Pooling(pool))
+        .epoch_interruption(true)
+        .concurrency_support(false)
+        .memory_init_cow(false)
+        .max_wasm_stack(512 << 10)
+        .async_stack_size(2 << 20);
+    Ok(config)
+}
+
+/// Idle slots Winch's pool keeps resident: it serves a version only until Cranelift's code is ready.
+const QUICK_WARM_SLOTS: u32 = 8;
+
+/// The engine that serves fresh compiles with Winch's code, limited as the serving one.
+fn quick_engine(instances: u32) -> anyhow::Result<Engine> {
+    let mut config = engine_config(instances, instances.min(QUICK_WARM_SLOTS))?;
+    config.strategy(Strategy::Winch);
+    Ok(Engine::new(&config)?)
+}
+
+/// A compile-only Cranelift engine on one thread whose artifacts the serving engine loads (the two
+/// configurations differ only in parallelism, which artifacts do not record); `None` when that does
+/// not hold here.
+fn optimizer_engine(serving: &Engine) -> Option<Engine> {
+    let mut config = Config::new();
+    config
+        .epoch_interruption(true)
+        .concurrency_support(false)
+        .memory_init_cow(false)
+        .max_wasm_stack(512 << 10)
+        .async_stack_size(2 << 20)
+        .parallel_compilation(false);
+    let engine = Engine::new(&config).ok()?;
+    if compatibility(&engine) == compatibility(serving) {
+        return Some(engine);
+    }
+    // The allocator's settings may enter the artifacts' compatibility: try the serving one's.
+    let mut config = engine_config(1, 0).ok()?;
+    config.parallel_compilation(false);
+    let engine = Engine::new(&config).ok()?;
+    let same = compatibility(&engine) == compatibility(serving);
+    if !same {
+        tracing::warn!("no single-threaded compiler engine matches the serving one; Cranelift compiles use both cores");
+    }
+    same.then_some(engine)
+}
+
+/// What an engine's artifacts must match to load into another.
+fn compatibility(engine: &Engine) -> u64 {
+    use std::hash::{Hash as _, Hasher as _};
+    let mut hasher = std::collections::hash_map::DefaultHasher::new();
+    engine.precompile_compatibility_hash().hash(&mut hasher);
+    hasher.finish()
+}
+
+/// One thread advancing the epoch of every engine that runs plugins, while the first (the serving
+/// engine) lives.
+fn spawn_epoch_ticker(engines: Arc<Mutex<Vec<wasmtime::EngineWeak>>>) {
     let spawned = std::thread::Builder::new().name("epoch-ticker".into()).spawn(move || {
         loop {
             std::thread::sleep(EPOCH_TICK);
-            match weak.upgrade() {
-                Some(engine) => engine.increment_epoch(),
-                None => break,
+            let engines = engines.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+            if engines.first().and_then(wasmtime::EngineWeak::upgrade).is_none() {
+                break;
+            }
+            for engine in engines.iter().filter_map(wasmtime::EngineWeak::upgrade) {
+                engine.increment_epoch();
             }
         }
     });
