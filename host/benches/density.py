@@ -4,9 +4,10 @@
 Builds `ncco-host` (release) and the plugins (`plugin` profile), then prints:
 - the plugin sizes;
 - how long TENANTS x APPS apps (hard links of the built plugins) take to answer (the last one) on a
-  first start without an artifact cache and on a restart with it, and the host's resident memory;
+  first start without an artifact cache and on a restart with it, the host's resident memory, and
+  when every app runs Cranelift's code (a fresh compile is served with Winch's code first);
 - how long after an atomic rename a replaced plugin is live, with a fresh compile and with the
-  artifact cache warm.
+  artifact cache warm, and when Cranelift's code takes over.
 Everything runs on loopback under a temporary directory and stops by itself.
 Usage: python3 host/benches/density.py [TENANTS APPS]   (default 100 100)
 """
