@@ -415,7 +415,7 @@ async fn handle_known(
         None if wants == ResponseNcco::Required => Err(GuestFailure::InvalidNcco("the plugin returned no NCCO".into())),
         None => Ok(None),
         Some(_) if wants == ResponseNcco::Ignored => Ok(None),
-        Some(json) => validate(&json, app.config.limits.max_ncco_bytes).map(Some),
+        Some(json) => validate(&json, app.config.limits.max_ncco_bytes, recording).map(Some),
     });
     trail.timings.validate = micros(validating.elapsed());
     match checked {
@@ -717,12 +717,12 @@ struct Valid {
     json: String,
     /// The model's warnings (lenient forms, unknown keys).
     warnings: Vec<String>,
-    /// The texts of its talk actions, for the inspector.
+    /// The texts of its talk actions, for the inspector (empty when it records nothing).
     heard: Vec<String>,
 }
 
-/// Checks the plugin's NCCO: size cap, then the model.
-fn validate(json: &str, max_bytes: u64) -> Result<Valid, GuestFailure> {
+/// Checks the plugin's NCCO: size cap, then the model; its talk texts are kept when `recording`.
+fn validate(json: &str, max_bytes: u64, recording: bool) -> Result<Valid, GuestFailure> {
     if json.len() as u64 > max_bytes {
         return Err(GuestFailure::NccoTooLarge(json.len(), max_bytes));
     }
@@ -736,6 +736,7 @@ fn validate(json: &str, max_bytes: u64) -> Result<Valid, GuestFailure> {
     let heard = ncco
         .actions()
         .iter()
+        .filter(|_| recording)
         .filter_map(|a| match a {
             ncco_sdk::ncco::Action::Talk(talk) => Some(talk.text.clone()),
             _ => None,

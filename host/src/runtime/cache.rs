@@ -30,7 +30,7 @@ impl ArtifactCache {
     /// The cache under `data_dir/artifacts/<engine compatibility hash>/`. Caching is off (with a
     /// warning) when the directory cannot be created.
     pub fn new(engine: &Engine, data_dir: &Path, max_bytes: u64) -> Self {
-        let dir = data_dir.join("artifacts").join(format!("{:016x}", super::compatibility(engine)));
+        let dir = data_dir.join("artifacts").join(format!("{:016x}", super::engines::compatibility(engine)));
         let dir = match std::fs::create_dir_all(&dir) {
             Ok(()) => Some(dir),
             Err(e) => {
