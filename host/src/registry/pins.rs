@@ -123,11 +123,13 @@ impl Pins {
                     batch.push(pin);
                 }
                 // A pin whose call completed while it waited (or that a newer pin of the call
-                // replaced) is not written.
+                // replaced) is not written, and a call pinned twice to one version is written once.
                 if let Ok(pending) = written.lock() {
+                    let mut seen = std::collections::HashSet::new();
                     batch.retain(|p| match &p.ns {
                         Namespace::Pins { tenant, app } => {
-                            pending.get(&pending_key(tenant, app, &p.conversation)) == Some(&p.hash)
+                            let key = pending_key(tenant, app, &p.conversation);
+                            pending.get(&key) == Some(&p.hash) && seen.insert(key)
                         }
                         _ => true,
                     });

@@ -83,6 +83,17 @@ fn charge(
     Ok(Ok(()))
 }
 
+/// Writes the usages gathered by a batch (and forgets them, so later entries read them again).
+fn write_usages(
+    t: &mut Table<'_>,
+    ledgers: &mut std::collections::HashMap<String, Usage>,
+) -> Result<(), redb::StorageError> {
+    for (ledger, usage) in ledgers.drain() {
+        t.insert(usage_key(&ledger).as_str(), encode(&usage.encode(), None).as_slice())?;
+    }
+    Ok(())
+}
+
 /// `[expires_ms: u64 LE][value]`; 0 means no expiry.
 fn encode(value: &[u8], expires: Option<u64>) -> Vec<u8> {
     let mut out = Vec::with_capacity(8 + value.len());
@@ -430,15 +441,30 @@ impl StateStore for EmbeddedStore {
             // Pins of many tenants: the host's own batch, queued under the host's name. An entry
             // its ledger refuses is left out; the others are written.
             let refused = self.write(&Namespace::Host, false, move |t| {
+                // Each ledger's usage is read once and written once for the whole batch, not for
+                // every entry; an entry past its quota takes `charge`'s way (which may sweep).
+                let mut ledgers: std::collections::HashMap<String, Usage> = std::collections::HashMap::new();
                 let mut refused = None;
                 for (item, quota) in items {
                     let full = item.ns.prefix() + &item.key;
-                    if let Err(e) = charge(t, &quota, &full, Some(item.value.len()))? {
-                        refused.get_or_insert(e);
-                        continue;
+                    if let Some((ledger, limits, _)) = &quota {
+                        let old = t.get(full.as_str())?.map(|g| entry_bytes(&full, g.value().len().saturating_sub(8)));
+                        let new = Some(entry_bytes(&full, item.value.len()));
+                        let usage = match ledgers.entry(ledger.clone()) {
+                            std::collections::hash_map::Entry::Occupied(e) => e.into_mut(),
+                            std::collections::hash_map::Entry::Vacant(e) => e.insert(read_usage(t, ledger)?),
+                        };
+                        if usage.charge(*limits, old, new).is_err() {
+                            write_usages(t, &mut ledgers)?;
+                            if let Err(e) = charge(t, &quota, &full, Some(item.value.len()))? {
+                                refused.get_or_insert(e);
+                                continue;
+                            }
+                        }
                     }
                     t.insert(full.as_str(), encode(&item.value, expires_at(item.ttl, now)).as_slice())?;
                 }
+                write_usages(t, &mut ledgers)?;
                 Ok(refused)
             });
             match refused.await? {
@@ -495,6 +521,7 @@ impl StateStore for EmbeddedStore {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::state::{Entry, pins_ledger};
 
     /// The file again, once the dropped store's writer thread has let it go.
     fn reopen(path: &Path) -> Result<redb::Database, StateError> {
@@ -535,6 +562,52 @@ mod tests {
         }
         let store = EmbeddedStore::open(&path)?;
         assert_eq!(store.usage("acme").await?.keys, 2, "the pin is the host's, not the tenant's");
+        Ok(())
+    }
+
+    #[tokio::test]
+    async fn a_batch_charges_each_ledger_as_its_entries_one_by_one_would() -> Result<(), StateError> {
+        let dir = tempfile::tempdir().map_err(|e| StateError::Backend(e.to_string()))?;
+        let store = EmbeddedStore::open(&dir.path().join("state.redb"))?;
+        // Two pinned calls: four keys in each tenant's pin ledger.
+        store.quotas().set_pinned_calls(2);
+        let acme = Namespace::Pins { tenant: "acme".into(), app: "a".into() };
+        let beta = Namespace::Pins { tenant: "beta".into(), app: "b".into() };
+        let entry = |ns: &Namespace, key: &str, len: usize| Entry {
+            ns: ns.clone(),
+            key: key.into(),
+            value: vec![7; len],
+            ttl: Some(Duration::from_secs(60)),
+        };
+        let batch = vec![
+            entry(&acme, "k1", 10),
+            entry(&acme, "k2", 10),
+            // Written again, larger: one key, charged for its new size only.
+            entry(&acme, "k1", 12),
+            entry(&acme, "k3", 10),
+            entry(&acme, "k4", 10),
+            // Past acme's four keys: refused, and the others still written.
+            entry(&acme, "k5", 10),
+            entry(&beta, "k1", 5),
+        ];
+        let refused = store.set_batch(batch).await;
+        assert!(matches!(refused, Err(StateError::Quota(_))), "{refused:?}");
+        let bytes = |ns: &Namespace, key: &str, len: usize| entry_bytes(&(ns.prefix() + key), len);
+        let acme_usage = store.usage(&pins_ledger("acme")).await?;
+        let want = Usage {
+            keys: 4,
+            bytes: bytes(&acme, "k1", 12) + bytes(&acme, "k2", 10) + bytes(&acme, "k3", 10) + bytes(&acme, "k4", 10),
+        };
+        assert_eq!(acme_usage, want);
+        assert_eq!(store.usage(&pins_ledger("beta")).await?, Usage { keys: 1, bytes: bytes(&beta, "k1", 5) });
+        assert_eq!(store.get(&acme, "k1").await?, Some(vec![7; 12]));
+        assert_eq!(store.get(&acme, "k5").await?, None);
+        // Deleting one frees its share: the ledger's figures are the entries'.
+        store.delete(&acme, "k2").await?;
+        store.set_batch(vec![entry(&acme, "k5", 10), entry(&beta, "k2", 5)]).await?;
+        assert_eq!(store.get(&acme, "k5").await?, Some(vec![7; 10]));
+        assert_eq!(store.usage(&pins_ledger("acme")).await?.keys, 4);
+        assert_eq!(store.usage(&pins_ledger("beta")).await?.keys, 2);
         Ok(())
     }
 }
