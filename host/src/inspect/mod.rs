@@ -23,6 +23,10 @@ pub const DEFAULT_RECORDS: usize = 10_000;
 pub const DEFAULT_RECORD_MIB: u64 = 64;
 /// Drafts waiting for the recorder at most (more are dropped, and counted).
 const QUEUE: usize = 4096;
+/// Drafts the recorder takes at once, at most.
+const BATCH: usize = 256;
+/// How long the recorder gathers drafts after the first arrives (a record shows this much later).
+const LINGER: std::time::Duration = std::time::Duration::from_millis(5);
 /// Calls listed at most by one request.
 pub const MAX_LISTED: usize = 500;
 
@@ -77,11 +81,22 @@ impl Inspector {
         });
         let weak = Arc::downgrade(&inspector);
         tokio::spawn(async move {
-            while let Some(draft) = queue.recv().await {
+            // Drafts are taken in batches gathered for [`LINGER`] after the first: under load the
+            // recorder wakes a few hundred times a second, not once per webhook.
+            let mut batch = Vec::with_capacity(BATCH);
+            while queue.recv_many(&mut batch, BATCH).await > 0 {
+                tokio::time::sleep(LINGER).await;
+                while batch.len() < BATCH
+                    && let Ok(draft) = queue.try_recv()
+                {
+                    batch.push(draft);
+                }
                 let Some(inspector) = weak.upgrade() else { break };
-                let record = inspector.store(draft);
-                if let Some(shared) = &inspector.shared {
-                    shared.publish(&record).await;
+                for draft in batch.drain(..) {
+                    let record = inspector.store(draft);
+                    if let Some(shared) = &inspector.shared {
+                        shared.publish(&record).await;
+                    }
                 }
             }
         });
