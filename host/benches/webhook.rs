@@ -316,9 +316,12 @@ fn peers(scratch: &Path, wasm: &Path, ncco: &str, path: &str) -> Vec<Server> {
     std::fs::create_dir_all(tree.join("acme")).unwrap();
     std::fs::copy(wasm, tree.join("acme/hello.wasm")).unwrap();
     let addr = free_addr();
+    // Room for every call the new-call load pins (the default bound is 100,000 a tenant).
+    let pins = scratch.join("pins.toml");
+    std::fs::write(&pins, "tenant_max_pinned_calls = 10000000\n").unwrap();
     let mut cmd = Command::new(target.join("release/ncco-host"));
     cmd.arg("serve").arg("--plugins").arg(&tree).arg("--data-dir").arg(scratch.join("served-data"));
-    cmd.args(["--listen", &addr.to_string(), "--public-url", "http://127.0.0.1"]);
+    cmd.args(["--listen", &addr.to_string(), "--public-url", "http://127.0.0.1", "--config"]).arg(&pins);
     servers.extend(start("ncco-host + hello", cmd, addr, path).map(optimized));
     // The same without the inspector's records: what recording costs.
     let quiet = scratch.join("no-inspector.toml");
@@ -399,7 +402,14 @@ fn wrk(url: &str, script: Option<&Path>, seconds: u64) -> Option<(f64, f64)> {
     if let Some(script) = script {
         cmd.arg("-s").arg(script);
     }
-    let out = cmd.arg(url).output().ok()?;
+    cmd.arg(url);
+    if script.is_some() {
+        // The script's ids start with this, so no two runs send the same calls.
+        static RUNS: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+        let run = RUNS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        cmd.arg("--").arg(format!("{:04x}{:04x}", std::process::id() & 0xffff, run & 0xffff));
+    }
+    let out = cmd.output().ok()?;
     let text = String::from_utf8_lossy(&out.stdout);
     let rps = text.lines().find_map(|l| l.strip_prefix("Requests/sec:"))?.trim().parse().ok()?;
     let p99 = text.lines().find_map(|l| l.trim().strip_prefix("99%"))?.trim();
@@ -414,12 +424,17 @@ fn wrk(url: &str, script: Option<&Path>, seconds: u64) -> Option<(f64, f64)> {
 }
 
 /// A `wrk` script whose every request is a new call: its own `uuid` and `conversation_uuid`, as
-/// Vonage's answer requests are (each one pins a call the host has not seen).
+/// Vonage's answer requests are (each one pins a call the host has not seen). The ids start with
+/// the run's tag (the script's argument) and count up.
 const NEW_CALL_SCRIPT: &str = r#"
+local tag = "00000000"
 local n = 0
+init = function(args)
+  tag = args[1] or tag
+end
 request = function()
   n = n + 1
-  local id = string.format("%08x-bbbb-cccc-dddd-%012d", math.random(0, 0x7fffffff), n)
+  local id = string.format("%s-bbbb-cccc-dddd-%012d", tag, n)
   return wrk.format("GET", "/acme/hello/answer?to=442079460000&from=447700900000&uuid=" .. id .. "&conversation_uuid=CON-" .. id)
 end
 "#;

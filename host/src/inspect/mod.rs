@@ -85,7 +85,10 @@ impl Inspector {
             // recorder wakes a few hundred times a second, not once per webhook.
             let mut batch = Vec::with_capacity(BATCH);
             while queue.recv_many(&mut batch, BATCH).await > 0 {
-                tokio::time::sleep(LINGER).await;
+                // A full batch is stored at once: the recorder never falls behind for lingering.
+                if batch.len() < BATCH {
+                    tokio::time::sleep(LINGER).await;
+                }
                 while batch.len() < BATCH
                     && let Ok(draft) = queue.try_recv()
                 {

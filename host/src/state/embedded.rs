@@ -94,6 +94,37 @@ fn write_usages(
     Ok(())
 }
 
+/// Writes a batch's entries, charging each against its ledger's usage gathered in `ledgers` (read
+/// once per ledger; the caller writes them back); the first refusal, if any, the others written.
+fn write_charged_batch(
+    t: &mut Table<'_>,
+    items: Vec<(super::Entry, Quota)>,
+    now: u64,
+    ledgers: &mut std::collections::HashMap<String, Usage>,
+) -> Result<Option<QuotaExceeded>, redb::StorageError> {
+    let mut refused = None;
+    for (item, quota) in items {
+        let full = item.ns.prefix() + &item.key;
+        if let Some((ledger, limits, _)) = &quota {
+            let old = t.get(full.as_str())?.map(|g| entry_bytes(&full, g.value().len().saturating_sub(8)));
+            let new = Some(entry_bytes(&full, item.value.len()));
+            let usage = match ledgers.entry(ledger.clone()) {
+                std::collections::hash_map::Entry::Occupied(e) => e.into_mut(),
+                std::collections::hash_map::Entry::Vacant(e) => e.insert(read_usage(t, ledger)?),
+            };
+            if usage.charge(*limits, old, new).is_err() {
+                write_usages(t, ledgers)?;
+                if let Err(e) = charge(t, &quota, &full, Some(item.value.len()))? {
+                    refused.get_or_insert(e);
+                    continue;
+                }
+            }
+        }
+        t.insert(full.as_str(), encode(&item.value, expires_at(item.ttl, now)).as_slice())?;
+    }
+    Ok(refused)
+}
+
 /// `[expires_ms: u64 LE][value]`; 0 means no expiry.
 fn encode(value: &[u8], expires: Option<u64>) -> Vec<u8> {
     let mut out = Vec::with_capacity(8 + value.len());
@@ -441,31 +472,14 @@ impl StateStore for EmbeddedStore {
             // Pins of many tenants: the host's own batch, queued under the host's name. An entry
             // its ledger refuses is left out; the others are written.
             let refused = self.write(&Namespace::Host, false, move |t| {
-                // Each ledger's usage is read once and written once for the whole batch, not for
-                // every entry; an entry past its quota takes `charge`'s way (which may sweep).
+                // Each ledger's usage is read once and written once for the batch, not for every
+                // entry, until an entry is past its quota: the gathered usages are written, and it
+                // takes `charge`'s way (which may sweep). The usages are written even when a write
+                // fails half way, since what was inserted stays in the shared transaction.
                 let mut ledgers: std::collections::HashMap<String, Usage> = std::collections::HashMap::new();
-                let mut refused = None;
-                for (item, quota) in items {
-                    let full = item.ns.prefix() + &item.key;
-                    if let Some((ledger, limits, _)) = &quota {
-                        let old = t.get(full.as_str())?.map(|g| entry_bytes(&full, g.value().len().saturating_sub(8)));
-                        let new = Some(entry_bytes(&full, item.value.len()));
-                        let usage = match ledgers.entry(ledger.clone()) {
-                            std::collections::hash_map::Entry::Occupied(e) => e.into_mut(),
-                            std::collections::hash_map::Entry::Vacant(e) => e.insert(read_usage(t, ledger)?),
-                        };
-                        if usage.charge(*limits, old, new).is_err() {
-                            write_usages(t, &mut ledgers)?;
-                            if let Err(e) = charge(t, &quota, &full, Some(item.value.len()))? {
-                                refused.get_or_insert(e);
-                                continue;
-                            }
-                        }
-                    }
-                    t.insert(full.as_str(), encode(&item.value, expires_at(item.ttl, now)).as_slice())?;
-                }
+                let written = write_charged_batch(t, items, now, &mut ledgers);
                 write_usages(t, &mut ledgers)?;
-                Ok(refused)
+                written
             });
             match refused.await? {
                 Some(e) => Err(StateError::Quota(e)),
@@ -566,7 +580,7 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn a_batch_charges_each_ledger_as_its_entries_one_by_one_would() -> Result<(), StateError> {
+    async fn a_batch_counts_overwrites_once_and_refuses_past_the_quota() -> Result<(), StateError> {
         let dir = tempfile::tempdir().map_err(|e| StateError::Backend(e.to_string()))?;
         let store = EmbeddedStore::open(&dir.path().join("state.redb"))?;
         // Two pinned calls: four keys in each tenant's pin ledger.
@@ -608,6 +622,65 @@ mod tests {
         assert_eq!(store.get(&acme, "k5").await?, Some(vec![7; 10]));
         assert_eq!(store.usage(&pins_ledger("acme")).await?.keys, 4);
         assert_eq!(store.usage(&pins_ledger("beta")).await?.keys, 2);
+        Ok(())
+    }
+
+    #[tokio::test]
+    async fn a_batch_charges_each_ledger_as_its_entries_one_by_one_would() -> Result<(), StateError> {
+        let dir = tempfile::tempdir().map_err(|e| StateError::Backend(e.to_string()))?;
+        let acme = Namespace::Pins { tenant: "acme".into(), app: "a".into() };
+        let beta = Namespace::Pins { tenant: "beta".into(), app: "b".into() };
+        let host = Namespace::Host;
+        let entry = |ns: &Namespace, key: &str, len: usize| Entry {
+            ns: ns.clone(),
+            key: key.into(),
+            value: vec![7; len],
+            ttl: Some(Duration::from_secs(60)),
+        };
+        let batch = vec![
+            // Present before: charged for its new size only.
+            entry(&acme, "k1", 12),
+            entry(&acme, "k2", 10),
+            // Past the four keys while two expired entries still count: they are swept, and it is
+            // written.
+            entry(&acme, "k3", 10),
+            entry(&acme, "k4", 10),
+            // Past the four keys again, nothing to sweep: refused.
+            entry(&acme, "k5", 10),
+            entry(&beta, "k1", 5),
+            entry(&host, "h", 3),
+            // The refused ledger again, shrinking an entry.
+            entry(&acme, "k4", 4),
+            entry(&beta, "k1", 9),
+        ];
+        let mut usages = Vec::new();
+        for (i, one_by_one) in [false, true].into_iter().enumerate() {
+            let store = EmbeddedStore::open(&dir.path().join(format!("state-{i}.redb")))?;
+            // Two pinned calls: four keys in each tenant's pin ledger.
+            store.quotas().set_pinned_calls(2);
+            store.set(&acme, "k1", vec![1; 10], Some(Duration::from_secs(60))).await?;
+            store.set(&acme, "e1", vec![1; 10], Some(Duration::ZERO)).await?;
+            store.set(&acme, "e2", vec![1; 10], Some(Duration::ZERO)).await?;
+            let mut refusals = 0;
+            if one_by_one {
+                for e in batch.clone() {
+                    match store.set(&e.ns, &e.key, e.value, e.ttl).await {
+                        Err(StateError::Quota(_)) => refusals += 1,
+                        other => other?,
+                    }
+                }
+            } else if let Err(StateError::Quota(_)) = store.set_batch(batch.clone()).await {
+                refusals += 1;
+            }
+            assert_eq!(refusals, 1, "k5 is refused");
+            let mut seen = Vec::new();
+            for (ns, key) in [(&acme, "k1"), (&acme, "k4"), (&acme, "k5"), (&acme, "e1"), (&beta, "k1"), (&host, "h")] {
+                seen.push(store.get(ns, key).await?);
+            }
+            usages.push((store.usage(&pins_ledger("acme")).await?, store.usage(&pins_ledger("beta")).await?, seen));
+        }
+        assert_eq!(usages[0], usages[1], "a batch and its entries one by one leave the same figures");
+        assert_eq!(usages[0].0.keys, 4);
         Ok(())
     }
 }
