@@ -108,11 +108,11 @@ fn write_charged_batch(
         if let Some((ledger, limits, _)) = &quota {
             let old = t.get(full.as_str())?.map(|g| entry_bytes(&full, g.value().len().saturating_sub(8)));
             let new = Some(entry_bytes(&full, item.value.len()));
-            let usage = match ledgers.entry(ledger.clone()) {
-                std::collections::hash_map::Entry::Occupied(e) => e.into_mut(),
-                std::collections::hash_map::Entry::Vacant(e) => e.insert(read_usage(t, ledger)?),
-            };
-            if usage.charge(*limits, old, new).is_err() {
+            if !ledgers.contains_key(ledger) {
+                ledgers.insert(ledger.clone(), read_usage(t, ledger)?);
+            }
+            let charged = ledgers.get_mut(ledger).is_some_and(|usage| usage.charge(*limits, old, new).is_ok());
+            if !charged {
                 write_usages(t, ledgers)?;
                 if let Err(e) = charge(t, &quota, &full, Some(item.value.len()))? {
                     refused.get_or_insert(e);
@@ -537,6 +537,11 @@ mod tests {
     use super::*;
     use crate::state::{Entry, pins_ledger};
 
+    /// An entry of `len` bytes under `key`, kept for a minute.
+    fn entry(ns: &Namespace, key: &str, len: usize) -> Entry {
+        Entry { ns: ns.clone(), key: key.into(), value: vec![7; len], ttl: Some(Duration::from_secs(60)) }
+    }
+
     /// The file again, once the dropped store's writer thread has let it go.
     fn reopen(path: &Path) -> Result<redb::Database, StateError> {
         let until = std::time::Instant::now() + Duration::from_secs(5);
@@ -587,12 +592,6 @@ mod tests {
         store.quotas().set_pinned_calls(2);
         let acme = Namespace::Pins { tenant: "acme".into(), app: "a".into() };
         let beta = Namespace::Pins { tenant: "beta".into(), app: "b".into() };
-        let entry = |ns: &Namespace, key: &str, len: usize| Entry {
-            ns: ns.clone(),
-            key: key.into(),
-            value: vec![7; len],
-            ttl: Some(Duration::from_secs(60)),
-        };
         let batch = vec![
             entry(&acme, "k1", 10),
             entry(&acme, "k2", 10),
@@ -631,12 +630,6 @@ mod tests {
         let acme = Namespace::Pins { tenant: "acme".into(), app: "a".into() };
         let beta = Namespace::Pins { tenant: "beta".into(), app: "b".into() };
         let host = Namespace::Host;
-        let entry = |ns: &Namespace, key: &str, len: usize| Entry {
-            ns: ns.clone(),
-            key: key.into(),
-            value: vec![7; len],
-            ttl: Some(Duration::from_secs(60)),
-        };
         let batch = vec![
             // Present before: charged for its new size only.
             entry(&acme, "k1", 12),

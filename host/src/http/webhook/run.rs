@@ -25,7 +25,6 @@ pub(super) struct Job<'a> {
     pub(super) region_url: Option<String>,
 }
 
-/// Legs of one Conversation API event remembered for call control, at most.
 /// One webhook counted in its app's in-flight webhooks while it lives.
 struct InFlight(Arc<std::sync::atomic::AtomicUsize>);
 
