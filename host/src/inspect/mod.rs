@@ -4,7 +4,8 @@
 //!
 //! The webhook's path only hands a [`Draft`] to a channel (never waiting: a full channel drops the
 //! record and counts it); a recorder task parses and redacts the request, stores the record and
-//! tells the live followers (server-sent events).
+//! tells the live followers (server-sent events). A read waits (briefly, bounded) until every draft
+//! handed over before it is stored, so a webhook's record is there as soon as its response is.
 
 use std::collections::VecDeque;
 use std::sync::Arc;
@@ -27,6 +28,8 @@ const QUEUE: usize = 4096;
 const BATCH: usize = 256;
 /// How long the recorder gathers drafts after the first arrives (a record shows this much later).
 const LINGER: std::time::Duration = std::time::Duration::from_millis(5);
+/// How long a read waits at most for the drafts handed over before it to be stored.
+const CATCH_UP: std::time::Duration = std::time::Duration::from_secs(1);
 /// Calls listed at most by one request.
 pub const MAX_LISTED: usize = 500;
 
@@ -47,6 +50,11 @@ pub struct Inspector {
     drafts: tokio::sync::mpsc::Sender<Draft>,
     live: tokio::sync::broadcast::Sender<Arc<Record>>,
     dropped: AtomicU64,
+    /// Drafts handed to the recorder so far, and drafts it has stored (and published) so far.
+    submitted: AtomicU64,
+    stored: tokio::sync::watch::Sender<u64>,
+    /// Wakes the recorder from its linger when a read is waiting for it.
+    hurry: tokio::sync::Notify,
     enabled: bool,
     /// The records of every host on one Redis, when shared.
     shared: Option<shared::SharedRecords>,
@@ -75,6 +83,9 @@ impl Inspector {
             drafts,
             live,
             dropped: AtomicU64::new(0),
+            submitted: AtomicU64::new(0),
+            stored: tokio::sync::watch::Sender::new(0),
+            hurry: tokio::sync::Notify::new(),
             enabled,
             shared,
             host: uuid::Uuid::new_v4().simple().to_string()[..8].to_owned(),
@@ -86,8 +97,13 @@ impl Inspector {
             let mut batch = Vec::with_capacity(BATCH);
             while queue.recv_many(&mut batch, BATCH).await > 0 {
                 // A full batch is stored at once: the recorder never falls behind for lingering.
+                // Nor does a read wait out the linger.
                 if batch.len() < BATCH {
-                    tokio::time::sleep(LINGER).await;
+                    let Some(hurry) = weak.upgrade() else { break };
+                    tokio::select! {
+                        () = tokio::time::sleep(LINGER) => {}
+                        () = hurry.hurry.notified() => {}
+                    }
                 }
                 while batch.len() < BATCH
                     && let Ok(draft) = queue.try_recv()
@@ -95,12 +111,14 @@ impl Inspector {
                     batch.push(draft);
                 }
                 let Some(inspector) = weak.upgrade() else { break };
+                let taken = batch.len() as u64;
                 for draft in batch.drain(..) {
                     let record = inspector.store(draft);
                     if let Some(shared) = &inspector.shared {
                         shared.publish(&record).await;
                     }
                 }
+                inspector.stored.send_modify(|n| *n += taken);
             }
         });
         if let Some(shared) = &inspector.shared {
@@ -112,8 +130,30 @@ impl Inspector {
     /// Hands a webhook's record over, never waiting (dropped and counted when the recorder is behind).
     /// Callers skip it when not [`Inspector::enabled`].
     pub fn submit(&self, draft: Draft) {
-        if self.enabled && self.drafts.try_send(draft).is_err() {
-            self.dropped.fetch_add(1, Ordering::Relaxed);
+        if !self.enabled {
+            return;
+        }
+        match self.drafts.try_send(draft) {
+            Ok(()) => {
+                self.submitted.fetch_add(1, Ordering::Release);
+            }
+            Err(_) => {
+                self.dropped.fetch_add(1, Ordering::Relaxed);
+            }
+        }
+    }
+
+    /// Waits until every draft handed over before this call is stored (at most [`CATCH_UP`]).
+    async fn caught_up(&self) {
+        let target = self.submitted.load(Ordering::Acquire);
+        let mut stored = self.stored.subscribe();
+        if *stored.borrow_and_update() >= target {
+            return;
+        }
+        // `notify_one` keeps a permit when the recorder is not yet lingering.
+        self.hurry.notify_one();
+        if tokio::time::timeout(CATCH_UP, stored.wait_for(|n| *n >= target)).await.is_err() {
+            tracing::warn!("inspector: the recorder is behind; showing what is stored");
         }
     }
 
@@ -165,6 +205,7 @@ impl Inspector {
     /// host's own when Redis cannot be read).
     pub async fn calls(&self, filter: &Filter) -> Vec<CallSummary> {
         let limit = filter.limit.unwrap_or(100).min(MAX_LISTED);
+        self.caught_up().await;
         if let Some(shared) = &self.shared {
             match shared.calls(filter, limit).await {
                 Ok(calls) => return calls,
@@ -178,6 +219,7 @@ impl Inspector {
 
     /// One call's records in arrival order.
     pub async fn call(&self, key: &str) -> Vec<Arc<Record>> {
+        self.caught_up().await;
         if let Some(shared) = &self.shared {
             match shared.call(key).await {
                 Ok(records) => return records,
@@ -244,6 +286,18 @@ mod tests {
                 .find(|r| r.tenant == c.tenant && r.key == c.conversation_uuid)
                 .expect("each call comes from a record");
             assert_eq!(c.from, own.from, "a call shows only its own tenant's records");
+        }
+    }
+
+    #[tokio::test]
+    async fn a_record_can_be_read_as_soon_as_its_draft_is_handed_over() {
+        let inspector = Inspector::start(100, 1 << 20, Redaction::default(), true, None);
+        for round in 0..3 {
+            let key = format!("CON-{round}");
+            inspector.submit(draft("a", Some(&key), "111"));
+            assert_eq!(inspector.call(&key).await.len(), 1, "round {round}: the record is not there yet");
+            let calls = inspector.calls(&Filter::default()).await;
+            assert_eq!(calls.len(), round + 1, "{calls:?}");
         }
     }
 
