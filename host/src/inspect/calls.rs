@@ -1,11 +1,9 @@
 //! Records grouped into calls, for the inspector's list, and the list's filter.
 
+use std::borrow::Cow;
 use std::collections::HashMap;
-use std::sync::Arc;
 
 use serde::Serialize;
-
-use super::Record;
 
 /// One call in the list.
 #[derive(Debug, Clone, Serialize)]
@@ -72,52 +70,97 @@ impl Filter {
     }
 }
 
+/// What the call list needs of a record.
+pub trait Listed {
+    /// Its tenant.
+    fn tenant(&self) -> &str;
+    /// Its app.
+    fn app(&self) -> &str;
+    /// The call it belongs to.
+    fn key(&self) -> Cow<'_, str>;
+    /// Its arrival, Unix milliseconds.
+    fn received_ms(&self) -> i64;
+    /// `ok`, or the failure kind.
+    fn outcome(&self) -> &str;
+    /// The call leg.
+    fn uuid(&self) -> Option<&str>;
+    /// The caller's and the called number, redacted as configured.
+    fn numbers(&self) -> (Option<String>, Option<String>);
+    /// The texts the caller hears from its NCCO.
+    fn heard(&self) -> Vec<String>;
+}
+
+/// A call being summed up, with its first and last arrival.
+struct Summing {
+    call: CallSummary,
+    started: i64,
+    last: i64,
+}
+
 /// The calls `records` make up, in the order of their first record.
-pub fn summarize(records: &[Arc<Record>]) -> Vec<CallSummary> {
-    let mut calls: HashMap<String, CallSummary> = HashMap::new();
+pub fn summarize<L: Listed>(records: impl IntoIterator<Item = L>) -> Vec<CallSummary> {
+    let mut calls: HashMap<String, Summing> = HashMap::new();
     let mut order: Vec<String> = Vec::new();
     for r in records {
         // By tenant too: a conversation id from one tenant never shows another tenant's record.
-        let group = format!("{}/{}", r.tenant, r.key);
-        let call = calls.entry(group.clone()).or_insert_with(|| {
+        let key = r.key();
+        let group = format!("{}/{key}", r.tenant());
+        let summing = calls.entry(group).or_insert_with_key(|group| {
             order.push(group.clone());
-            CallSummary {
-                conversation_uuid: r.key.clone(),
-                tenant: r.tenant.clone(),
-                app: r.app.clone(),
-                started: r.received_at.clone(),
-                last: r.received_at.clone(),
-                webhooks: 0,
-                outcome: "ok".into(),
-                failures: 0,
-                from: None,
-                to: None,
-                uuids: Vec::new(),
-                heard: Vec::new(),
+            Summing {
+                call: CallSummary {
+                    conversation_uuid: key.into_owned(),
+                    tenant: r.tenant().to_owned(),
+                    app: r.app().to_owned(),
+                    started: String::new(),
+                    last: String::new(),
+                    webhooks: 0,
+                    outcome: "ok".into(),
+                    failures: 0,
+                    from: None,
+                    to: None,
+                    uuids: Vec::new(),
+                    heard: Vec::new(),
+                },
+                started: r.received_ms(),
+                last: r.received_ms(),
             }
         });
+        summing.last = r.received_ms();
+        let call = &mut summing.call;
         call.webhooks += 1;
-        call.last.clone_from(&r.received_at);
-        if r.outcome != "ok" {
+        if r.outcome() != "ok" {
             if call.failures == 0 {
-                call.outcome.clone_from(&r.outcome);
+                r.outcome().clone_into(&mut call.outcome);
             }
             call.failures += 1;
         }
-        if call.from.is_none() {
-            call.from.clone_from(&r.from);
+        if call.from.is_none() || call.to.is_none() {
+            let (from, to) = r.numbers();
+            if call.from.is_none() {
+                call.from = from;
+            }
+            if call.to.is_none() {
+                call.to = to;
+            }
         }
-        if call.to.is_none() {
-            call.to.clone_from(&r.to);
-        }
-        if let Some(u) = &r.uuid
-            && !call.uuids.contains(u)
+        if let Some(u) = r.uuid()
+            && !call.uuids.iter().any(|seen| seen == u)
         {
-            call.uuids.push(u.clone());
+            call.uuids.push(u.to_owned());
         }
         if call.heard.is_empty() {
-            call.heard.clone_from(&r.heard);
+            call.heard = r.heard();
         }
     }
-    order.into_iter().filter_map(|k| calls.remove(&k)).collect()
+    let iso = crate::simulate::clock::iso8601;
+    order
+        .into_iter()
+        .filter_map(|k| calls.remove(&k))
+        .map(|Summing { mut call, started, last }| {
+            call.started = iso(started);
+            call.last = iso(last);
+            call
+        })
+        .collect()
 }

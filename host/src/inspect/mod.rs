@@ -15,8 +15,8 @@ mod calls;
 mod record;
 pub mod shared;
 
-pub use calls::{CallSummary, Filter, summarize};
-pub use record::{Draft, Json, Record, Redaction, RequestSummary, Timings};
+pub use calls::{CallSummary, Filter, Listed, summarize};
+pub use record::{Draft, Json, Packed, Record, Redaction, RequestSummary, Timings};
 
 /// Records kept by default.
 pub const DEFAULT_RECORDS: usize = 10_000;
@@ -35,7 +35,7 @@ pub const MAX_LISTED: usize = 500;
 
 #[derive(Debug, Default)]
 struct Inner {
-    records: VecDeque<(Arc<Record>, usize)>,
+    records: VecDeque<Arc<Packed>>,
     bytes: usize,
 }
 
@@ -47,7 +47,7 @@ pub struct Inspector {
     max_bytes: usize,
     redaction: Redaction,
     seq: AtomicU64,
-    drafts: tokio::sync::mpsc::Sender<Draft>,
+    drafts: tokio::sync::mpsc::Sender<Packed>,
     live: tokio::sync::broadcast::Sender<Arc<Record>>,
     dropped: AtomicU64,
     /// Drafts handed to the recorder so far, and drafts it has stored (and published) so far.
@@ -112,10 +112,18 @@ impl Inspector {
                 }
                 let Some(inspector) = weak.upgrade() else { break };
                 let taken = batch.len() as u64;
-                for draft in batch.drain(..) {
-                    let record = inspector.store(draft);
-                    if let Some(shared) = &inspector.shared {
-                        shared.publish(&record).await;
+                for packed in batch.drain(..) {
+                    let kept = inspector.store(packed);
+                    // A record is made to be shown only when somebody is following, or for Redis.
+                    let followed = inspector.live.receiver_count() > 0;
+                    if followed || inspector.shared.is_some() {
+                        let record = Arc::new(kept.record(inspector.redaction, &inspector.host));
+                        if let Some(shared) = &inspector.shared {
+                            shared.publish(&record).await;
+                        }
+                        if followed {
+                            let _ = inspector.live.send(record);
+                        }
                     }
                 }
                 inspector.stored.send_modify(|n| *n += taken);
@@ -133,7 +141,7 @@ impl Inspector {
         if !self.enabled {
             return;
         }
-        match self.drafts.try_send(draft) {
+        match self.drafts.try_send(draft.pack()) {
             Ok(()) => {
                 self.submitted.fetch_add(1, Ordering::Release);
             }
@@ -167,28 +175,20 @@ impl Inspector {
         self.dropped.load(Ordering::Relaxed)
     }
 
-    /// Keeps `draft`'s record here and tells this host's followers.
-    fn store(&self, draft: Draft) -> Arc<Record> {
-        let seq = self.seq.fetch_add(1, Ordering::Relaxed) + 1;
-        let record = Arc::new(draft.into_record(seq, self.redaction, &self.host));
-        // What it holds, roughly: its texts and a fixed part.
-        let size = 512
-            + record.request.text.len()
-            + record.ncco.as_ref().map_or(0, |n| n.text.len())
-            + record.logs.iter().map(|l| l.len() + 8).sum::<usize>()
-            + record.host_calls.iter().map(|l| l.len() + 8).sum::<usize>()
-            + record.failure.as_ref().map_or(0, String::len);
+    /// Keeps `packed` here, numbered, dropping the oldest records past the bounds.
+    fn store(&self, mut packed: Packed) -> Arc<Packed> {
+        packed.set_seq(self.seq.fetch_add(1, Ordering::Relaxed) + 1);
+        let kept = Arc::new(packed);
         if let Ok(mut inner) = self.inner.lock() {
-            inner.records.push_back((Arc::clone(&record), size));
-            inner.bytes += size;
+            inner.records.push_back(Arc::clone(&kept));
+            inner.bytes += kept.size();
             while inner.records.len() > self.max_records || (inner.bytes > self.max_bytes && inner.records.len() > 1) {
-                if let Some((_, n)) = inner.records.pop_front() {
-                    inner.bytes -= n;
+                if let Some(old) = inner.records.pop_front() {
+                    inner.bytes -= old.size();
                 }
             }
         }
-        let _ = self.live.send(Arc::clone(&record));
-        record
+        kept
     }
 
     /// Follows new records as they are stored.
@@ -212,9 +212,14 @@ impl Inspector {
                 Err(e) => tracing::warn!("inspector: cannot read the shared records ({e}); showing this host's"),
             }
         }
-        let records: Vec<Arc<Record>> =
-            self.inner.lock().map(|i| i.records.iter().map(|(r, _)| Arc::clone(r)).collect()).unwrap_or_default();
-        summarize(&records).into_iter().rev().filter(|c| filter.keeps(c)).take(limit).collect()
+        let records: Vec<Arc<Packed>> =
+            self.inner.lock().map(|i| i.records.iter().cloned().collect()).unwrap_or_default();
+        summarize(records.iter().map(|r| r.listed(self.redaction, &self.host)))
+            .into_iter()
+            .rev()
+            .filter(|c| filter.keeps(c))
+            .take(limit)
+            .collect()
     }
 
     /// One call's records in arrival order.
@@ -226,10 +231,12 @@ impl Inspector {
                 Err(e) => tracing::warn!("inspector: cannot read the shared records ({e}); showing this host's"),
             }
         }
-        self.inner
+        let kept: Vec<Arc<Packed>> = self
+            .inner
             .lock()
-            .map(|i| i.records.iter().filter(|(r, _)| r.call_key() == key).map(|(r, _)| Arc::clone(r)).collect())
-            .unwrap_or_default()
+            .map(|i| i.records.iter().filter(|r| r.key(&self.host) == key).cloned().collect())
+            .unwrap_or_default();
+        kept.iter().map(|r| Arc::new(r.record(self.redaction, &self.host))).collect()
     }
 }
 
@@ -268,18 +275,28 @@ mod tests {
 
     #[test]
     fn calls_are_grouped_by_tenant_and_records_without_ids_stand_alone() {
-        let records: Vec<Arc<Record>> = [
+        let packed: Vec<Packed> = [
             draft("a", Some("CON-1"), "111"),
             draft("b", Some("CON-1"), "222"),
             draft("a", None, "333"),
             draft("b", None, "444"),
+            draft("a", Some("CON-1"), "555"),
         ]
         .into_iter()
         .enumerate()
-        .map(|(i, d)| Arc::new(d.into_record(1 + (i as u64 % 2), Redaction::default(), "h")))
+        .map(|(i, d)| {
+            let mut packed = d.pack();
+            packed.set_seq(1 + (i as u64 % 2));
+            packed
+        })
         .collect();
-        let calls = summarize(&records);
+        let records: Vec<Arc<Record>> = packed.iter().map(|p| Arc::new(p.record(Redaction::default(), "h"))).collect();
+        let calls = summarize(records.iter().map(|r| &**r));
         assert_eq!(calls.len(), 4, "{calls:?}");
+        assert_eq!(calls[0].webhooks, 2, "{calls:?}");
+        // The store lists its kept records as it lists records read back from Redis.
+        let kept = summarize(packed.iter().map(|p| p.listed(Redaction::default(), "h")));
+        assert_eq!(serde_json::to_value(&kept).ok(), serde_json::to_value(&calls).ok());
         for c in &calls {
             let own = records
                 .iter()
@@ -299,6 +316,53 @@ mod tests {
             let calls = inspector.calls(&Filter::default()).await;
             assert_eq!(calls.len(), round + 1, "{calls:?}");
         }
+    }
+
+    #[test]
+    fn a_packed_record_shows_every_text_it_was_given() {
+        let mut full = draft("acme", Some("CON-9"), "447700900123");
+        full.version = Some("abc123".into());
+        full.callback = Some("menu".into());
+        full.uuid = Some("leg-9".into());
+        full.outcome = "trap".into();
+        full.failure = Some("the plugin trapped: unreachable".into());
+        full.ncco = Some(r#"[{"action":"talk","text":"hi"}]"#.into());
+        full.logs = "one\ntwo ☎ 447700900123\n".into();
+        full.host_calls = vec!["state get k -> hit".into(), String::new(), "http GET /x/447700900123 -> 200".into()];
+        full.warnings = vec!["lenient: a number as text".into()];
+        full.summary = Some(RequestSummary { from: Some("447700900123".into()), to: None, status: Some("answered".into()) });
+        full.heard = Some(vec!["hello".into(), String::new(), "again".into()]);
+        full.fallback = true;
+        full.log_dropped_bytes = 7;
+        full.peak_memory_bytes = Some(65_536);
+        let mut packed = full.pack();
+        packed.set_seq(42);
+        let r = packed.record(Redaction { numbers: true, custom_data: false }, "h");
+        assert_eq!((r.seq, r.key.as_str(), r.tenant.as_str(), r.app.as_str()), (42, "CON-9", "acme", "app"));
+        assert_eq!((r.version.as_deref(), r.callback.as_deref(), r.uuid.as_deref()), (Some("abc123"), Some("menu"), Some("leg-9")));
+        assert_eq!((r.outcome.as_str(), r.failure.as_deref()), ("trap", Some("the plugin trapped: unreachable")));
+        assert_eq!((r.from.as_deref(), r.to.as_deref(), r.status.as_deref()), (Some("•••••••••123"), None, Some("answered")));
+        assert_eq!(r.logs, ["one", "two ☎ •••••••••123"]);
+        assert_eq!(r.host_calls, ["state get k -> hit", "", "http GET /x/•••••••••123 -> 200"]);
+        assert_eq!(r.warnings, ["lenient: a number as text"]);
+        assert_eq!(r.heard, ["hello", "", "again"]);
+        assert_eq!(r.ncco.as_ref().map(|n| n.text.as_str()), Some(r#"[{"action":"talk","text":"hi"}]"#));
+        assert_eq!(r.request.value()["from"], "•••••••••123");
+        assert!(r.fallback && r.log_dropped_bytes == 7 && r.peak_memory_bytes == Some(65_536));
+
+        // Without the host's summary and talk texts, they are read from the request and the NCCO;
+        // without ids, the record is a call of its own.
+        let mut bare = draft("acme", None, "447700900999");
+        bare.request = r#"{"from":"447700900999","to":447700900111,"status":"ringing"}"#.into();
+        bare.ncco = Some(r#"[{"action":"talk","text":"read from the NCCO"},{"action":"input"}]"#.into());
+        let mut packed = bare.pack();
+        packed.set_seq(7);
+        let r = packed.record(Redaction::default(), "h");
+        assert_eq!(r.key, "webhook-h-7");
+        assert_eq!((r.from.as_deref(), r.to.as_deref(), r.status.as_deref()), (Some("447700900999"), Some("447700900111"), Some("ringing")));
+        assert_eq!(r.heard, ["read from the NCCO"]);
+        assert!(r.version.is_none() && r.callback.is_none() && r.uuid.is_none() && r.conversation_uuid.is_none());
+        assert!(r.failure.is_none() && r.logs.is_empty() && r.host_calls.is_empty() && r.warnings.is_empty());
     }
 
     #[test]

@@ -1,6 +1,8 @@
 //! One webhook's record: the draft the webhook's path hands over, and what the recorder makes of it
 //! (the request parsed and redacted, the numbers masked, the times in ISO 8601).
 
+use std::borrow::Cow;
+
 use serde::Serialize;
 use serde_json::Value;
 
@@ -291,63 +293,343 @@ fn heard(ncco: &str) -> Vec<String> {
         .collect()
 }
 
-fn iso(at: std::time::SystemTime) -> (String, i64) {
-    let ms = at.duration_since(std::time::UNIX_EPOCH).map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX));
-    (crate::simulate::clock::iso8601(ms), ms)
+/// The texts of a [`Draft`] kept in a [`Packed`] record, in this order (each present or not).
+#[derive(Clone, Copy)]
+enum Text {
+    Tenant,
+    App,
+    Version,
+    Callback,
+    Uuid,
+    Conversation,
+    Outcome,
+    Failure,
+    Request,
+    Ncco,
+    Logs,
+    From,
+    To,
+    Status,
+}
+/// How many [`Text`]s there are; the lists' items come after them.
+const TEXTS: usize = 14;
+/// The lists kept after the texts, in this order.
+const HOST_CALLS: usize = 0;
+const WARNINGS: usize = 1;
+const HEARD: usize = 2;
+
+/// A webhook's record as the store keeps it: the draft's texts in one buffer, packed on the
+/// webhook's own thread, so a kept record is three blocks of memory, not one per text. Kept
+/// records are freed long after they were made and mostly on another thread; with a block per
+/// text, the allocator's reuse of those cold blocks was most of what recording cost. A [`Record`]
+/// is made from it when one is shown.
+#[derive(Debug)]
+pub struct Packed {
+    seq: u64,
+    received_ms: i64,
+    webhook: &'static str,
+    signature: &'static str,
+    http_status: u16,
+    fallback: bool,
+    /// Whether the host read the request's summary, and the NCCO's talk texts, itself.
+    has_summary: bool,
+    has_heard: bool,
+    /// A bit per [`Text`] that is present.
+    present: u16,
+    /// How many items each list has.
+    lists: [u32; 3],
+    log_dropped_bytes: usize,
+    timings_us: Timings,
+    peak_memory_bytes: Option<u64>,
+    text: Box<str>,
+    /// Where each text ends in `text`: the [`TEXTS`], then every list's items.
+    ends: Box<[u32]>,
+}
+
+/// Packs texts into one buffer, noting where each ends.
+struct Packer {
+    text: String,
+    ends: Vec<u32>,
+    present: u16,
+}
+
+impl Packer {
+    fn push(&mut self, piece: &str) {
+        self.text.push_str(piece);
+        self.ends.push(u32::try_from(self.text.len()).unwrap_or(u32::MAX));
+    }
+
+    fn put(&mut self, which: Text, piece: Option<&str>) {
+        if piece.is_some() {
+            self.present |= 1 << which as u16;
+        }
+        self.push(piece.unwrap_or(""));
+    }
 }
 
 impl Draft {
-    pub(super) fn into_record(self, seq: u64, redaction: Redaction, host: &str) -> Record {
-        // A webhook with no ids (refused before they were read) is a call of its own, named so no
-        // other host's, restart's or tenant's record takes the same key.
-        let key = self
-            .conversation_uuid
-            .clone()
-            .or_else(|| self.uuid.clone())
-            .unwrap_or_else(|| format!("webhook-{host}-{seq}"));
-        let RequestSummary { mut from, mut to, status } =
-            self.summary.unwrap_or_else(|| summarize_request(&self.request));
+    /// Its texts packed into one buffer (on the webhook's thread: what the draft held is freed
+    /// where it was made).
+    pub fn pack(self) -> Packed {
+        let summary = self.summary.as_ref();
+        let heard = self.heard.as_deref().unwrap_or_default();
+        let texts = [
+            Some(self.tenant.as_str()),
+            Some(self.app.as_str()),
+            self.version.as_deref(),
+            self.callback.as_deref(),
+            self.uuid.as_deref(),
+            self.conversation_uuid.as_deref(),
+            Some(self.outcome.as_str()),
+            self.failure.as_deref(),
+            Some(self.request.as_str()),
+            self.ncco.as_deref(),
+            Some(self.logs.as_str()),
+            summary.and_then(|s| s.from.as_deref()),
+            summary.and_then(|s| s.to.as_deref()),
+            summary.and_then(|s| s.status.as_deref()),
+        ];
+        let lists = [&self.host_calls[..], &self.warnings[..], heard];
+        let bytes = texts.iter().flatten().map(|t| t.len()).sum::<usize>()
+            + lists.iter().flat_map(|l| l.iter()).map(String::len).sum::<usize>();
+        let mut packer = Packer {
+            text: String::with_capacity(bytes),
+            ends: Vec::with_capacity(TEXTS + lists.iter().map(|l| l.len()).sum::<usize>()),
+            present: 0,
+        };
+        let order = [
+            Text::Tenant,
+            Text::App,
+            Text::Version,
+            Text::Callback,
+            Text::Uuid,
+            Text::Conversation,
+            Text::Outcome,
+            Text::Failure,
+            Text::Request,
+            Text::Ncco,
+            Text::Logs,
+            Text::From,
+            Text::To,
+            Text::Status,
+        ];
+        for (which, piece) in order.into_iter().zip(texts) {
+            packer.put(which, piece);
+        }
+        for item in lists.iter().flat_map(|l| l.iter()) {
+            packer.push(item);
+        }
+        Packed {
+            seq: 0,
+            received_ms: unix_ms(self.received),
+            webhook: self.webhook,
+            signature: self.signature,
+            http_status: self.http_status,
+            fallback: self.fallback,
+            has_summary: self.summary.is_some(),
+            has_heard: self.heard.is_some(),
+            present: packer.present,
+            lists: lists.map(|l| u32::try_from(l.len()).unwrap_or(u32::MAX)),
+            log_dropped_bytes: self.log_dropped_bytes,
+            timings_us: self.timings_us,
+            peak_memory_bytes: self.peak_memory_bytes,
+            text: packer.text.into_boxed_str(),
+            ends: packer.ends.into_boxed_slice(),
+        }
+    }
+}
+
+/// Unix milliseconds of `at` (0 before 1970).
+fn unix_ms(at: std::time::SystemTime) -> i64 {
+    at.duration_since(std::time::UNIX_EPOCH).map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+}
+
+impl Packed {
+    /// Numbers it in the store.
+    pub(super) fn set_seq(&mut self, seq: u64) {
+        self.seq = seq;
+    }
+
+    /// Roughly what it holds, bytes.
+    pub(super) fn size(&self) -> usize {
+        256 + self.text.len() + 4 * self.ends.len()
+    }
+
+    fn piece(&self, i: usize) -> &str {
+        let start = match i {
+            0 => 0,
+            _ => self.ends.get(i - 1).copied().unwrap_or(0),
+        };
+        let end = self.ends.get(i).copied().unwrap_or(start);
+        self.text.get(start as usize..end as usize).unwrap_or("")
+    }
+
+    fn get(&self, which: Text) -> Option<&str> {
+        (self.present & (1 << which as u16) != 0).then(|| self.piece(which as usize))
+    }
+
+    fn all(&self, which: Text) -> &str {
+        self.piece(which as usize)
+    }
+
+    fn list(&self, n: usize) -> impl Iterator<Item = &str> {
+        let skip = TEXTS + self.lists[..n].iter().map(|&c| c as usize).sum::<usize>();
+        (skip..skip + self.lists[n] as usize).map(|i| self.piece(i))
+    }
+
+    /// Its tenant.
+    pub fn tenant(&self) -> &str {
+        self.all(Text::Tenant)
+    }
+
+    /// The call it belongs to: its conversation, else its leg, else a key of its own (named so
+    /// that no other host's, restart's or tenant's record takes it).
+    pub fn key(&self, host: &str) -> Cow<'_, str> {
+        match self.get(Text::Conversation).or_else(|| self.get(Text::Uuid)) {
+            Some(key) => key.into(),
+            None => format!("webhook-{host}-{}", self.seq).into(),
+        }
+    }
+
+    /// What the list shows of the request: its numbers (masked as `redaction` says) and status.
+    fn summary(&self, redaction: Redaction) -> RequestSummary {
+        let RequestSummary { mut from, mut to, status } = if self.has_summary {
+            let own = |t: Text| self.get(t).map(str::to_owned);
+            RequestSummary { from: own(Text::From), to: own(Text::To), status: own(Text::Status) }
+        } else {
+            summarize_request(self.all(Text::Request))
+        };
         if redaction.numbers {
             from = from.map(|n| mask(&n));
             to = to.map(|n| mask(&n));
         }
-        let heard = self.heard.or_else(|| self.ncco.as_deref().map(heard)).unwrap_or_default();
-        let request = Json { text: self.request, redaction };
-        let ncco = self.ncco.map(|text| Json { text, redaction: Redaction::default() });
-        let (received_at, received_ms) = iso(self.received);
+        RequestSummary { from, to, status }
+    }
+
+    /// The NCCO's talk texts.
+    fn heard(&self) -> Vec<String> {
+        if self.has_heard {
+            self.list(HEARD).map(str::to_owned).collect()
+        } else {
+            self.get(Text::Ncco).map(heard).unwrap_or_default()
+        }
+    }
+
+    /// The record as the inspector shows it, with `redaction` applied.
+    pub(super) fn record(&self, redaction: Redaction, host: &str) -> Record {
+        let RequestSummary { from, to, status } = self.summary(redaction);
+        let owned = |t: Text| self.get(t).map(str::to_owned);
+        let masked = |l: &str| if redaction.numbers { mask_runs(l) } else { l.to_owned() };
         Record {
-            seq,
-            key,
-            received_at,
-            received_ms,
-            tenant: self.tenant,
-            app: self.app,
-            version: self.version,
+            seq: self.seq,
+            key: self.key(host).into_owned(),
+            received_at: crate::simulate::clock::iso8601(self.received_ms),
+            received_ms: self.received_ms,
+            tenant: self.tenant().to_owned(),
+            app: self.all(Text::App).to_owned(),
+            version: owned(Text::Version),
             webhook: self.webhook.to_owned(),
-            callback: self.callback,
+            callback: owned(Text::Callback),
             status,
-            uuid: self.uuid,
-            conversation_uuid: self.conversation_uuid,
+            uuid: owned(Text::Uuid),
+            conversation_uuid: owned(Text::Conversation),
             from,
             to,
             signature: self.signature.to_owned(),
             http_status: self.http_status,
-            outcome: self.outcome,
-            failure: self.failure,
-            request,
-            ncco,
-            heard,
+            outcome: self.all(Text::Outcome).to_owned(),
+            failure: owned(Text::Failure),
+            request: Json { text: self.all(Text::Request).to_owned(), redaction },
+            ncco: owned(Text::Ncco).map(|text| Json { text, redaction: Redaction::default() }),
+            heard: self.heard(),
             fallback: self.fallback,
-            logs: self.logs.lines().map(|l| if redaction.numbers { mask_runs(l) } else { l.to_owned() }).collect(),
+            logs: self.all(Text::Logs).lines().map(masked).collect(),
             log_dropped_bytes: self.log_dropped_bytes,
             timings_us: self.timings_us,
             peak_memory_bytes: self.peak_memory_bytes,
-            host_calls: if redaction.numbers {
-                self.host_calls.iter().map(|l| mask_runs(l)).collect()
-            } else {
-                self.host_calls
-            },
-            warnings: self.warnings,
+            host_calls: self.list(HOST_CALLS).map(masked).collect(),
+            warnings: self.list(WARNINGS).map(str::to_owned).collect(),
         }
+    }
+
+    /// It as the call list reads it, with `redaction` applied.
+    pub(super) fn listed<'a>(&'a self, redaction: Redaction, host: &'a str) -> Shown<'a> {
+        Shown { packed: self, redaction, host }
+    }
+}
+
+/// A kept record as the call list reads it.
+pub struct Shown<'a> {
+    packed: &'a Packed,
+    redaction: Redaction,
+    host: &'a str,
+}
+
+impl super::calls::Listed for Shown<'_> {
+    fn tenant(&self) -> &str {
+        self.packed.tenant()
+    }
+
+    fn app(&self) -> &str {
+        self.packed.all(Text::App)
+    }
+
+    fn key(&self) -> Cow<'_, str> {
+        self.packed.key(self.host)
+    }
+
+    fn received_ms(&self) -> i64 {
+        self.packed.received_ms
+    }
+
+    fn outcome(&self) -> &str {
+        self.packed.all(Text::Outcome)
+    }
+
+    fn uuid(&self) -> Option<&str> {
+        self.packed.get(Text::Uuid)
+    }
+
+    fn numbers(&self) -> (Option<String>, Option<String>) {
+        let RequestSummary { from, to, .. } = self.packed.summary(self.redaction);
+        (from, to)
+    }
+
+    fn heard(&self) -> Vec<String> {
+        self.packed.heard()
+    }
+}
+
+impl super::calls::Listed for &Record {
+    fn tenant(&self) -> &str {
+        &self.tenant
+    }
+
+    fn app(&self) -> &str {
+        &self.app
+    }
+
+    fn key(&self) -> Cow<'_, str> {
+        Cow::Borrowed(&self.key)
+    }
+
+    fn received_ms(&self) -> i64 {
+        self.received_ms
+    }
+
+    fn outcome(&self) -> &str {
+        &self.outcome
+    }
+
+    fn uuid(&self) -> Option<&str> {
+        self.uuid.as_deref()
+    }
+
+    fn numbers(&self) -> (Option<String>, Option<String>) {
+        (self.from.clone(), self.to.clone())
+    }
+
+    fn heard(&self) -> Vec<String> {
+        self.heard.clone()
     }
 }

@@ -163,7 +163,7 @@ impl SharedRecords {
                 break;
             }
             for records in self.records(&keys).await? {
-                out.extend(summarize(&records).into_iter().filter(|c| filter.keeps(c)));
+                out.extend(summarize(records.iter().map(|r| &**r)).into_iter().filter(|c| filter.keeps(c)));
                 if out.len() >= limit {
                     return Ok(out);
                 }
