@@ -2,9 +2,10 @@
 //! out, how long each step took, how much memory, why it failed), grouped by conversation into
 //! calls, in a store bounded by count and bytes (oldest dropped first).
 //!
-//! The webhook's path only hands a [`Draft`] to a channel (never waiting: a full channel drops the
-//! record and counts it); a recorder task parses and redacts the request, stores the record and
-//! tells the live followers (server-sent events). A read waits (briefly, bounded) until every draft
+//! The webhook's path packs its [`Draft`] into one buffer ([`Packed`]) and hands it to a channel
+//! (never waiting: a full channel drops the record and counts it); a recorder task stores it, and
+//! makes the [`Record`] shown (parsed, redacted) for the live followers (server-sent events) and
+//! Redis. Reads make the records they show. A read waits (briefly, bounded) until every draft
 //! handed over before it is stored, so a webhook's record is there as soon as its response is.
 
 use std::collections::VecDeque;
@@ -330,7 +331,8 @@ mod tests {
         full.logs = "one\ntwo ☎ 447700900123\n".into();
         full.host_calls = vec!["state get k -> hit".into(), String::new(), "http GET /x/447700900123 -> 200".into()];
         full.warnings = vec!["lenient: a number as text".into()];
-        full.summary = Some(RequestSummary { from: Some("447700900123".into()), to: None, status: Some("answered".into()) });
+        full.summary =
+            Some(RequestSummary { from: Some("447700900123".into()), to: None, status: Some("answered".into()) });
         full.heard = Some(vec!["hello".into(), String::new(), "again".into()]);
         full.fallback = true;
         full.log_dropped_bytes = 7;
@@ -339,9 +341,15 @@ mod tests {
         packed.set_seq(42);
         let r = packed.record(Redaction { numbers: true, custom_data: false }, "h");
         assert_eq!((r.seq, r.key.as_str(), r.tenant.as_str(), r.app.as_str()), (42, "CON-9", "acme", "app"));
-        assert_eq!((r.version.as_deref(), r.callback.as_deref(), r.uuid.as_deref()), (Some("abc123"), Some("menu"), Some("leg-9")));
+        assert_eq!(
+            (r.version.as_deref(), r.callback.as_deref(), r.uuid.as_deref()),
+            (Some("abc123"), Some("menu"), Some("leg-9"))
+        );
         assert_eq!((r.outcome.as_str(), r.failure.as_deref()), ("trap", Some("the plugin trapped: unreachable")));
-        assert_eq!((r.from.as_deref(), r.to.as_deref(), r.status.as_deref()), (Some("•••••••••123"), None, Some("answered")));
+        assert_eq!(
+            (r.from.as_deref(), r.to.as_deref(), r.status.as_deref()),
+            (Some("•••••••••123"), None, Some("answered"))
+        );
         assert_eq!(r.logs, ["one", "two ☎ •••••••••123"]);
         assert_eq!(r.host_calls, ["state get k -> hit", "", "http GET /x/•••••••••123 -> 200"]);
         assert_eq!(r.warnings, ["lenient: a number as text"]);
@@ -359,7 +367,10 @@ mod tests {
         packed.set_seq(7);
         let r = packed.record(Redaction::default(), "h");
         assert_eq!(r.key, "webhook-h-7");
-        assert_eq!((r.from.as_deref(), r.to.as_deref(), r.status.as_deref()), (Some("447700900999"), Some("447700900111"), Some("ringing")));
+        assert_eq!(
+            (r.from.as_deref(), r.to.as_deref(), r.status.as_deref()),
+            (Some("447700900999"), Some("447700900111"), Some("ringing"))
+        );
         assert_eq!(r.heard, ["read from the NCCO"]);
         assert!(r.version.is_none() && r.callback.is_none() && r.uuid.is_none() && r.conversation_uuid.is_none());
         assert!(r.failure.is_none() && r.logs.is_empty() && r.host_calls.is_empty() && r.warnings.is_empty());
