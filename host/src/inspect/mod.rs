@@ -112,22 +112,22 @@ impl Inspector {
                     batch.push(draft);
                 }
                 let Some(inspector) = weak.upgrade() else { break };
-                let taken = batch.len() as u64;
                 for packed in batch.drain(..) {
                     let kept = inspector.store(packed);
-                    // A record is made to be shown only when somebody is following, or for Redis.
+                    // A record is made to be shown only when somebody is following, or for Redis;
+                    // followers do not wait for Redis.
                     let followed = inspector.live.receiver_count() > 0;
                     if followed || inspector.shared.is_some() {
                         let record = Arc::new(kept.record(inspector.redaction, &inspector.host));
+                        if followed {
+                            let _ = inspector.live.send(Arc::clone(&record));
+                        }
                         if let Some(shared) = &inspector.shared {
                             shared.publish(&record).await;
                         }
-                        if followed {
-                            let _ = inspector.live.send(record);
-                        }
                     }
+                    inspector.stored.send_modify(|n| *n += 1);
                 }
-                inspector.stored.send_modify(|n| *n += taken);
             }
         });
         if let Some(shared) = &inspector.shared {
@@ -142,14 +142,14 @@ impl Inspector {
         if !self.enabled {
             return;
         }
-        match self.drafts.try_send(draft.pack()) {
-            Ok(()) => {
-                self.submitted.fetch_add(1, Ordering::Release);
-            }
-            Err(_) => {
-                self.dropped.fetch_add(1, Ordering::Relaxed);
-            }
-        }
+        // Counted before it is sent, so a read that counts it finds it stored once the recorder
+        // has stored that many (in the channel's order); a full channel packs nothing.
+        let Ok(slot) = self.drafts.try_reserve() else {
+            self.dropped.fetch_add(1, Ordering::Relaxed);
+            return;
+        };
+        self.submitted.fetch_add(1, Ordering::Release);
+        slot.send(draft.pack());
     }
 
     /// Waits until every draft handed over before this call is stored (at most [`CATCH_UP`]).

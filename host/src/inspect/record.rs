@@ -313,6 +313,7 @@ enum Text {
 }
 /// How many [`Text`]s there are; the lists' items come after them.
 const TEXTS: usize = 14;
+const _: () = assert!(Text::Status as usize + 1 == TEXTS && TEXTS <= 16, "a bit of `Packed::present` per text");
 /// The lists kept after the texts, in this order.
 const HOST_CALLS: usize = 0;
 const WARNINGS: usize = 1;
