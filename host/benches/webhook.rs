@@ -51,7 +51,16 @@ const IN_PROCESS_CALLS: usize = 20_000;
 const HTTP_CONNECTIONS: usize = 32;
 const HTTP_SECONDS: u64 = 5;
 const HTTP_RUNS: usize = 3;
-const QUERY: &str = "to=442079460000&from=447700900000&uuid=aaaaaaaa-bbbb-cccc-dddd-0123456789ab&conversation_uuid=CON-aaaaaaaa-bbbb-cccc-dddd-0123456789ab";
+/// The numbers of every answer request the benchmark sends (a macro, for `concat!`).
+macro_rules! numbers {
+    () => {
+        "to=442079460000&from=447700900000"
+    };
+}
+const QUERY: &str = concat!(
+    numbers!(),
+    "&uuid=aaaaaaaa-bbbb-cccc-dddd-0123456789ab&conversation_uuid=CON-aaaaaaaa-bbbb-cccc-dddd-0123456789ab"
+);
 
 fn build_hello() -> PathBuf {
     build_plugins(&["hello"]).join("hello.wasm")
@@ -316,29 +325,23 @@ fn peers(scratch: &Path, wasm: &Path, ncco: &str, path: &str) -> Vec<Server> {
     let tree = scratch.join("served");
     std::fs::create_dir_all(tree.join("acme")).unwrap();
     std::fs::copy(wasm, tree.join("acme/hello.wasm")).unwrap();
-    let addr = free_addr();
     // Room for every call the new-call load pins (the default bound is 100,000 a tenant).
     let pins = scratch.join("pins.toml");
     std::fs::write(&pins, "tenant_max_pinned_calls = 10000000\n").unwrap();
-    let mut cmd = Command::new(target.join("release/ncco-host"));
-    cmd.arg("serve").arg("--plugins").arg(&tree).arg("--data-dir").arg(scratch.join("served-data"));
-    cmd.args(["--listen", &addr.to_string(), "--public-url", "http://127.0.0.1", "--config"]).arg(&pins);
-    servers.extend(start("ncco-host + hello", cmd, addr, path).map(optimized));
     // The same without the inspector's records: what recording costs.
     let quiet = scratch.join("no-inspector.toml");
     std::fs::write(&quiet, "tenant_max_pinned_calls = 10000000\ninspect = false\n").unwrap();
-    let addr = free_addr();
-    let mut cmd = Command::new(target.join("release/ncco-host"));
-    cmd.arg("serve").arg("--plugins").arg(&tree).arg("--data-dir").arg(scratch.join("quiet-data"));
-    cmd.args(["--listen", &addr.to_string(), "--public-url", "http://127.0.0.1", "--config"]).arg(&quiet);
-    servers.extend(start("ncco-host + hello, no inspector", cmd, addr, path).map(optimized));
-    // A host of its own for the new-call load: the calls it pins and records would otherwise
-    // weigh on the first host's figures, and on what the inspector seems to cost.
-    let addr = free_addr();
-    let mut cmd = Command::new(target.join("release/ncco-host"));
-    cmd.arg("serve").arg("--plugins").arg(&tree).arg("--data-dir").arg(scratch.join("new-calls-data"));
-    cmd.args(["--listen", &addr.to_string(), "--public-url", "http://127.0.0.1", "--config"]).arg(&pins);
-    servers.extend(start(NEW_CALLS, cmd, addr, path).map(optimized));
+    // The new-call load has a host of its own: the calls it pins and records would otherwise weigh
+    // on the first host's figures, and on what the inspector seems to cost.
+    for (name, data, config) in
+        [(HOST, "served-data", &pins), (QUIET, "quiet-data", &quiet), (NEW_CALLS, "new-calls-data", &pins)]
+    {
+        let addr = free_addr();
+        let mut cmd = Command::new(target.join("release/ncco-host"));
+        cmd.arg("serve").arg("--plugins").arg(&tree).arg("--data-dir").arg(scratch.join(data));
+        cmd.args(["--listen", &addr.to_string(), "--public-url", "http://127.0.0.1", "--config"]).arg(config);
+        servers.extend(start(name, cmd, addr, path).map(optimized));
+    }
     // The host's runtime alone (instance, call, validation) behind axum: this binary again.
     let addr = free_addr();
     let mut cmd = Command::new(std::env::current_exe().unwrap());
@@ -434,7 +437,8 @@ fn wrk(url: &str, script: Option<&Path>, seconds: u64) -> Option<(f64, f64)> {
 /// A `wrk` script whose every request is a new call: its own `uuid` and `conversation_uuid`, as
 /// Vonage's answer requests are (each one pins a call the host has not seen). The ids start with
 /// the run's tag (the script's argument) and count up.
-const NEW_CALL_SCRIPT: &str = r#"
+const NEW_CALL_SCRIPT: &str = concat!(
+    r#"
 local tag = "00000000"
 local n = 0
 init = function(args)
@@ -443,10 +447,17 @@ end
 request = function()
   n = n + 1
   local id = string.format("%s-bbbb-cccc-dddd-%012d", tag, n)
-  return wrk.format("GET", "/acme/hello/answer?to=442079460000&from=447700900000&uuid=" .. id .. "&conversation_uuid=CON-" .. id)
+  return wrk.format("GET", "/acme/hello/answer?"#,
+    numbers!(),
+    r#"&uuid=" .. id .. "&conversation_uuid=CON-" .. id)
 end
-"#;
+"#
+);
 
+/// The host serving `hello`, loaded with the benchmark's query.
+const HOST: &str = "ncco-host + hello";
+/// The same with `inspect = false`.
+const QUIET: &str = "ncco-host + hello, no inspector";
 /// The host loaded with a new call per request.
 const NEW_CALLS: &str = "ncco-host + hello, a new call each";
 
@@ -474,20 +485,29 @@ fn side_by_side(scratch: &Path, wasm: &Path, ncco: &str) {
     for (_, url, script) in &targets {
         wrk(url, *script, 1);
     }
-    let mut runs: Vec<Vec<(f64, f64)>> = vec![Vec::new(); targets.len()];
+    // Each run's figures, or `None` where `wrk` printed none (kept, so runs stay paired by turn).
+    let mut runs: Vec<Vec<Option<(f64, f64)>>> = vec![Vec::new(); targets.len()];
     for _ in 0..HTTP_RUNS {
         for ((_, url, script), runs) in targets.iter().zip(&mut runs) {
-            runs.extend(wrk(url, *script, HTTP_SECONDS));
+            runs.push(wrk(url, *script, HTTP_SECONDS));
         }
     }
     // Recording's cost, run by run: the hosts with and without the inspector take adjacent turns.
     let named = |name: &str| targets.iter().position(|t| t.0 == name).map(|i| &runs[i]);
-    let recording: Vec<f64> = match (named("ncco-host + hello"), named("ncco-host + hello, no inspector")) {
-        (Some(on), Some(off)) => on.iter().zip(off).map(|(on, off)| (1.0 - on.0 / off.0) * 100.0).collect(),
+    let recording: Vec<f64> = match (named(HOST), named(QUIET)) {
+        (Some(on), Some(off)) => on
+            .iter()
+            .zip(off)
+            .filter_map(|pair| match pair {
+                (Some(on), Some(off)) => Some((1.0 - on.0 / off.0) * 100.0),
+                _ => None,
+            })
+            .collect(),
         _ => Vec::new(),
     };
     let mut figures: Vec<(&str, f64, f64)> = Vec::new();
-    for ((name, _, _), mut runs) in targets.iter().zip(runs) {
+    for ((name, _, _), runs) in targets.iter().zip(runs) {
+        let mut runs: Vec<(f64, f64)> = runs.into_iter().flatten().collect();
         runs.sort_by(|a, b| a.0.total_cmp(&b.0));
         if let Some(&(rps, p99)) = runs.get(runs.len() / 2) {
             figures.push((name, rps, p99));
@@ -497,7 +517,7 @@ fn side_by_side(scratch: &Path, wasm: &Path, ncco: &str) {
     println!(
         "HTTP answers/s, wrk -t1 -c{HTTP_CONNECTIONS}, {HTTP_SECONDS} s, median of {HTTP_RUNS} taking turns (separate processes, loopback):"
     );
-    let host = figures.iter().find(|f| f.0 == "ncco-host + hello").map(|f| f.1);
+    let host = figures.iter().find(|f| f.0 == HOST).map(|f| f.1);
     for (name, rps, p99) in &figures {
         let ratio = host.map(|h| {
             if name.starts_with("ncco-host") { String::new() } else { format!("   host {:.2}x this", h / rps) }

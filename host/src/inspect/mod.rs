@@ -97,13 +97,13 @@ impl Inspector {
             // recorder wakes a few hundred times a second, not once per webhook.
             let mut batch = Vec::with_capacity(BATCH);
             while queue.recv_many(&mut batch, BATCH).await > 0 {
+                let Some(inspector) = weak.upgrade() else { break };
                 // A full batch is stored at once: the recorder never falls behind for lingering.
                 // Nor does a read wait out the linger.
                 if batch.len() < BATCH {
-                    let Some(hurry) = weak.upgrade() else { break };
                     tokio::select! {
                         () = tokio::time::sleep(LINGER) => {}
-                        () = hurry.hurry.notified() => {}
+                        () = inspector.hurry.notified() => {}
                     }
                 }
                 while batch.len() < BATCH
@@ -111,7 +111,6 @@ impl Inspector {
                 {
                     batch.push(draft);
                 }
-                let Some(inspector) = weak.upgrade() else { break };
                 for packed in batch.drain(..) {
                     let kept = inspector.store(packed);
                     // A record is made to be shown only when somebody is following, or for Redis;

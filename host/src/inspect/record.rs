@@ -360,9 +360,10 @@ impl Packer {
         self.ends.push(u32::try_from(self.text.len()).unwrap_or(u32::MAX));
     }
 
-    fn put(&mut self, which: Text, piece: Option<&str>) {
+    /// The text of [`Text`] slot `slot`, if present.
+    fn put(&mut self, slot: usize, piece: Option<&str>) {
         if piece.is_some() {
-            self.present |= 1 << which as u16;
+            self.present |= 1 << slot;
         }
         self.push(piece.unwrap_or(""));
     }
@@ -374,22 +375,22 @@ impl Draft {
     pub fn pack(self) -> Packed {
         let summary = self.summary.as_ref();
         let heard = self.heard.as_deref().unwrap_or_default();
-        let texts = [
-            Some(self.tenant.as_str()),
-            Some(self.app.as_str()),
-            self.version.as_deref(),
-            self.callback.as_deref(),
-            self.uuid.as_deref(),
-            self.conversation_uuid.as_deref(),
-            Some(self.outcome.as_str()),
-            self.failure.as_deref(),
-            Some(self.request.as_str()),
-            self.ncco.as_deref(),
-            Some(self.logs.as_str()),
-            summary.and_then(|s| s.from.as_deref()),
-            summary.and_then(|s| s.to.as_deref()),
-            summary.and_then(|s| s.status.as_deref()),
-        ];
+        // Each text in its own slot, so the order of `Text` is the only order there is.
+        let mut texts: [Option<&str>; TEXTS] = [None; TEXTS];
+        texts[Text::Tenant as usize] = Some(&self.tenant);
+        texts[Text::App as usize] = Some(&self.app);
+        texts[Text::Version as usize] = self.version.as_deref();
+        texts[Text::Callback as usize] = self.callback.as_deref();
+        texts[Text::Uuid as usize] = self.uuid.as_deref();
+        texts[Text::Conversation as usize] = self.conversation_uuid.as_deref();
+        texts[Text::Outcome as usize] = Some(&self.outcome);
+        texts[Text::Failure as usize] = self.failure.as_deref();
+        texts[Text::Request as usize] = Some(&self.request);
+        texts[Text::Ncco as usize] = self.ncco.as_deref();
+        texts[Text::Logs as usize] = Some(&self.logs);
+        texts[Text::From as usize] = summary.and_then(|s| s.from.as_deref());
+        texts[Text::To as usize] = summary.and_then(|s| s.to.as_deref());
+        texts[Text::Status as usize] = summary.and_then(|s| s.status.as_deref());
         let lists = [&self.host_calls[..], &self.warnings[..], heard];
         let bytes = texts.iter().flatten().map(|t| t.len()).sum::<usize>()
             + lists.iter().flat_map(|l| l.iter()).map(String::len).sum::<usize>();
@@ -398,24 +399,8 @@ impl Draft {
             ends: Vec::with_capacity(TEXTS + lists.iter().map(|l| l.len()).sum::<usize>()),
             present: 0,
         };
-        let order = [
-            Text::Tenant,
-            Text::App,
-            Text::Version,
-            Text::Callback,
-            Text::Uuid,
-            Text::Conversation,
-            Text::Outcome,
-            Text::Failure,
-            Text::Request,
-            Text::Ncco,
-            Text::Logs,
-            Text::From,
-            Text::To,
-            Text::Status,
-        ];
-        for (which, piece) in order.into_iter().zip(texts) {
-            packer.put(which, piece);
+        for (slot, piece) in texts.into_iter().enumerate() {
+            packer.put(slot, piece);
         }
         for item in lists.iter().flat_map(|l| l.iter()) {
             packer.push(item);

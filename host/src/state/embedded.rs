@@ -47,6 +47,16 @@ fn read_usage(t: &Table<'_>, tenant: &str) -> Result<Usage, redb::StorageError> 
     Ok(t.get(key.as_str())?.and_then(|g| decode(g.value()).map(|(_, v)| Usage::decode(v))).unwrap_or_default())
 }
 
+fn write_usage(t: &mut Table<'_>, tenant: &str, usage: &Usage) -> Result<(), redb::StorageError> {
+    t.insert(usage_key(tenant).as_str(), encode(&usage.encode(), None).as_slice())?;
+    Ok(())
+}
+
+/// What the entry under `full` counts against its quota now, if it is there.
+fn stored_bytes(t: &Table<'_>, full: &str) -> Result<Option<u64>, redb::StorageError> {
+    Ok(t.get(full)?.map(|g| entry_bytes(full, g.value().len().saturating_sub(8))))
+}
+
 /// Charges `quota` for turning the entry under `full` into one with a value of `new_len` bytes
 /// (`None`: removed), in the write's transaction; refused growth changes nothing. Before refusing,
 /// the tenant's expired entries are swept (at most every [`RECLAIM_EVERY`]), so what has expired
@@ -58,7 +68,7 @@ fn charge(
     new_len: Option<usize>,
 ) -> Result<Result<(), QuotaExceeded>, redb::StorageError> {
     let Some((tenant, limits, reclaims)) = quota else { return Ok(Ok(())) };
-    let old = t.get(full)?.map(|g| entry_bytes(full, g.value().len().saturating_sub(8)));
+    let old = stored_bytes(t, full)?;
     let new = new_len.map(|n| entry_bytes(full, n));
     let mut usage = read_usage(t, tenant)?;
     if let Err(refused) = usage.charge(*limits, old, new) {
@@ -73,13 +83,13 @@ fn charge(
             return Ok(Err(refused));
         }
         // `full` itself may have been swept.
-        let old = t.get(full)?.map(|g| entry_bytes(full, g.value().len().saturating_sub(8)));
+        let old = stored_bytes(t, full)?;
         usage = read_usage(t, tenant)?;
         if let Err(refused) = usage.charge(*limits, old, new) {
             return Ok(Err(refused));
         }
     }
-    t.insert(usage_key(tenant).as_str(), encode(&usage.encode(), None).as_slice())?;
+    write_usage(t, tenant, &usage)?;
     Ok(Ok(()))
 }
 
@@ -89,7 +99,7 @@ fn write_usages(
     ledgers: &mut std::collections::HashMap<String, Usage>,
 ) -> Result<(), redb::StorageError> {
     for (ledger, usage) in ledgers.drain() {
-        t.insert(usage_key(&ledger).as_str(), encode(&usage.encode(), None).as_slice())?;
+        write_usage(t, &ledger, &usage)?;
     }
     Ok(())
 }
@@ -106,7 +116,7 @@ fn write_charged_batch(
     for (item, quota) in items {
         let full = item.ns.prefix() + &item.key;
         if let Some((ledger, limits, _)) = &quota {
-            let old = t.get(full.as_str())?.map(|g| entry_bytes(&full, g.value().len().saturating_sub(8)));
+            let old = stored_bytes(t, &full)?;
             let new = Some(entry_bytes(&full, item.value.len()));
             if !ledgers.contains_key(ledger) {
                 ledgers.insert(ledger.clone(), read_usage(t, ledger)?);
@@ -176,7 +186,7 @@ fn sweep_range(table: &mut Table<'_>, prefix: &str) -> Result<usize, redb::Stora
         let mut usage = read_usage(table, &tenant)?;
         usage.keys = usage.keys.saturating_sub(gone.keys);
         usage.bytes = usage.bytes.saturating_sub(gone.bytes);
-        table.insert(usage_key(&tenant).as_str(), encode(&usage.encode(), None).as_slice())?;
+        write_usage(table, &tenant, &usage)?;
     }
     Ok(expired.len())
 }
@@ -202,9 +212,7 @@ fn count_usage(db: &Db) -> Result<(), StateError> {
             }
         }
         for (tenant, u) in usage {
-            table
-                .insert(usage_key(&tenant).as_str(), encode(&u.encode(), None).as_slice())
-                .map_err(|e| fail(e.into()))?;
+            write_usage(&mut table, &tenant, &u).map_err(|e| fail(e.into()))?;
         }
         table.insert(USAGE_COUNTED, encode(&[], None).as_slice()).map_err(|e| fail(e.into()))?;
     }
@@ -542,6 +550,21 @@ mod tests {
         Entry { ns: ns.clone(), key: key.into(), value: vec![7; len], ttl: Some(Duration::from_secs(60)) }
     }
 
+    /// The pins of an app of `acme` and of `beta`.
+    fn two_tenants_pins() -> (Namespace, Namespace) {
+        (
+            Namespace::Pins { tenant: "acme".into(), app: "a".into() },
+            Namespace::Pins { tenant: "beta".into(), app: "b".into() },
+        )
+    }
+
+    /// A store at `path` allowing two pinned calls: four keys in each tenant's pin ledger.
+    fn store_of_two_pinned_calls(path: &Path) -> Result<EmbeddedStore, StateError> {
+        let store = EmbeddedStore::open(path)?;
+        store.quotas().set_pinned_calls(2);
+        Ok(store)
+    }
+
     /// The file again, once the dropped store's writer thread has let it go.
     fn reopen(path: &Path) -> Result<redb::Database, StateError> {
         let until = std::time::Instant::now() + Duration::from_secs(5);
@@ -587,11 +610,8 @@ mod tests {
     #[tokio::test]
     async fn a_batch_counts_overwrites_once_and_refuses_past_the_quota() -> Result<(), StateError> {
         let dir = tempfile::tempdir().map_err(|e| StateError::Backend(e.to_string()))?;
-        let store = EmbeddedStore::open(&dir.path().join("state.redb"))?;
-        // Two pinned calls: four keys in each tenant's pin ledger.
-        store.quotas().set_pinned_calls(2);
-        let acme = Namespace::Pins { tenant: "acme".into(), app: "a".into() };
-        let beta = Namespace::Pins { tenant: "beta".into(), app: "b".into() };
+        let store = store_of_two_pinned_calls(&dir.path().join("state.redb"))?;
+        let (acme, beta) = two_tenants_pins();
         let batch = vec![
             entry(&acme, "k1", 10),
             entry(&acme, "k2", 10),
@@ -627,8 +647,7 @@ mod tests {
     #[tokio::test]
     async fn a_batch_charges_each_ledger_as_its_entries_one_by_one_would() -> Result<(), StateError> {
         let dir = tempfile::tempdir().map_err(|e| StateError::Backend(e.to_string()))?;
-        let acme = Namespace::Pins { tenant: "acme".into(), app: "a".into() };
-        let beta = Namespace::Pins { tenant: "beta".into(), app: "b".into() };
+        let (acme, beta) = two_tenants_pins();
         let host = Namespace::Host;
         let batch = vec![
             // Present before: charged for its new size only.
@@ -648,9 +667,7 @@ mod tests {
         ];
         let mut usages = Vec::new();
         for (i, one_by_one) in [false, true].into_iter().enumerate() {
-            let store = EmbeddedStore::open(&dir.path().join(format!("state-{i}.redb")))?;
-            // Two pinned calls: four keys in each tenant's pin ledger.
-            store.quotas().set_pinned_calls(2);
+            let store = store_of_two_pinned_calls(&dir.path().join(format!("state-{i}.redb")))?;
             store.set(&acme, "k1", vec![1; 10], Some(Duration::from_secs(60))).await?;
             store.set(&acme, "e1", vec![1; 10], Some(Duration::ZERO)).await?;
             store.set(&acme, "e2", vec![1; 10], Some(Duration::ZERO)).await?;
